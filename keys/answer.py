@@ -1,0 +1,176 @@
+"""The answer to "is this certificate good?": signature result, registry status, verdict in zh-CN and en.
+
+Shared by the service and the scanner so both word a verdict the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class SignatureResult(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN_KEY = "unknown_key"
+    KEY_NOT_VALID_AT_ISSUE = "key_not_valid_at_issue"
+    KEY_REVOKED = "key_revoked"
+    MALFORMED = "malformed"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class State(StrEnum):
+    VALID = "valid"
+    ENDED = "ended"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    PAPER_LEGACY = "paper_legacy"
+    NOT_FOUND = "not_found"
+    UNKNOWN = "unknown"
+
+
+class Source(StrEnum):
+    REGISTRY = "registry"
+    OFFLINE = "offline"
+
+
+STATE_LABELS: dict[State, tuple[str, str]] = {
+    State.VALID: ("有效", "Valid"),
+    State.ENDED: ("已终止", "Ended"),
+    State.SUPERSEDED: ("已更正", "Superseded"),
+    State.REVOKED: ("已撤销", "Revoked"),
+    State.SUSPENDED: ("已暂扣", "Suspended"),
+    State.PAPER_LEGACY: ("纸质证书", "Paper certificate"),
+    State.NOT_FOUND: ("未查询到登记信息", "No registration found"),
+    State.UNKNOWN: ("状态未知", "Status unknown"),
+}
+
+# What a person reads, calm and precise: a signature we cannot check is not called forged.
+_SIGNATURE_VERDICTS: dict[SignatureResult, tuple[str, str]] = {
+    SignatureResult.INVALID: ("签名无效，证书内容可能被篡改", "Signature invalid: the certificate may have been altered"),
+    SignatureResult.UNKNOWN_KEY: ("无法识别签发机关的密钥，请联系发证机关",
+                                  "Issuer key not recognised; contact the issuing authority"),
+    SignatureResult.KEY_NOT_VALID_AT_ISSUE: ("签发时密钥不在有效期内", "Signed outside the issuer key's validity period"),
+    SignatureResult.KEY_REVOKED: ("签发密钥已被吊销，证书不可信", "Signed with a revoked issuer key; not trustworthy"),
+    SignatureResult.MALFORMED: ("不是有效的起重机械使用登记证书二维码", "Not a crane registration certificate code"),
+}
+
+_STATE_VERDICTS: dict[State, tuple[str, str]] = {
+    State.VALID: ("证书有效", "Certificate valid"),
+    State.ENDED: ("证书已终止（已办理拆卸告知）", "Certificate ended (dismantled)"),
+    State.SUPERSEDED: ("证书已更正，本版本作废，请以新版本为准", "Certificate corrected; this version is void"),
+    State.REVOKED: ("证书已撤销", "Certificate revoked"),
+    State.SUSPENDED: ("证书已暂扣", "Certificate suspended"),
+    State.PAPER_LEGACY: ("纸质证书，登记有效，请核对纸质原件", "Paper certificate registered; check the original paper"),
+    State.NOT_FOUND: ("未查询到登记信息，请联系发证机关", "No registration found; contact the issuing authority"),
+    State.UNKNOWN: ("暂时无法确认证书状态，请稍后重试", "Status cannot be confirmed right now; try again later"),
+}
+
+SIGNATURE_LABELS: dict[SignatureResult, tuple[str, str]] = {
+    SignatureResult.VALID: ("签名有效", "Signature valid"),
+    SignatureResult.INVALID: ("签名无效", "Signature invalid"),
+    SignatureResult.UNKNOWN_KEY: ("密钥未知", "Unknown key"),
+    SignatureResult.KEY_NOT_VALID_AT_ISSUE: ("签发时密钥无效", "Key not valid at signing time"),
+    SignatureResult.KEY_REVOKED: ("密钥已吊销", "Key revoked"),
+    SignatureResult.MALFORMED: ("无法识别的二维码", "Not one of our codes"),
+    SignatureResult.NOT_APPLICABLE: ("无电子签名", "No electronic signature"),
+}
+
+MISMATCH_VERDICT = ("证书与设备不符", "Certificate does not match this crane or site")
+
+
+@dataclass(frozen=True)
+class IssuerRef:
+    code: str
+    name: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Signature:
+    result: SignatureResult
+    kid: str | None = None
+    alg: str | None = None
+    issuer: IssuerRef | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"result": self.result.value, "kid": self.kid, "alg": self.alg,
+                "issuer": self.issuer.to_json() if self.issuer else None}
+
+
+@dataclass(frozen=True)
+class Status:
+    state: State
+    reason: str = ""
+    since: datetime | None = None
+    source: Source = Source.REGISTRY
+    superseded_by: dict[str, Any] | None = None
+    data_time: datetime | None = None  # offline data: when it was synced
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "state": self.state.value, "label": dict(zip(("zh", "en"), STATE_LABELS[self.state], strict=True)),
+            "reason": self.reason, "since": _iso(self.since), "source": self.source.value,
+            "superseded_by": self.superseded_by,
+        }
+        if self.data_time is not None:
+            out["data_time"] = _iso(self.data_time)
+        return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    zh: str
+    en: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "zh": self.zh, "en": self.en}
+
+
+def decide(signature: SignatureResult, state: State, mismatches: tuple[str, ...] = ()) -> Verdict:
+    """ok only for a valid signature on a valid certificate, or a registered paper certificate."""
+    if signature in _SIGNATURE_VERDICTS:
+        zh, en = _SIGNATURE_VERDICTS[signature]
+        return Verdict(False, zh, en)
+    if mismatches and state in (State.VALID, State.PAPER_LEGACY):
+        return Verdict(False, *MISMATCH_VERDICT)
+    if state is State.VALID and signature is SignatureResult.NOT_APPLICABLE:
+        return Verdict(False, "登记有效，但无法核验电子签名，请核对原件", "Registered, but no signature to check; check the original")
+    zh, en = _STATE_VERDICTS[state]
+    ok = state is State.PAPER_LEGACY or (state is State.VALID and signature is SignatureResult.VALID)
+    return Verdict(ok, zh, en)
+
+
+@dataclass(frozen=True)
+class Answer:
+    signature: Signature
+    status: Status
+    checked_at: datetime
+    certificate: dict[str, Any] | None = None
+    mismatches: tuple[str, ...] = field(default=())
+
+    @property
+    def verdict(self) -> Verdict:
+        return decide(self.signature.result, self.status.state, self.mismatches)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "verdict": self.verdict.to_json(),
+            "signature": self.signature.to_json(),
+            "status": self.status.to_json(),
+            "certificate": self.certificate,
+            "checked_at": _iso(self.checked_at),
+        }
+        if self.mismatches:
+            out["mismatches"] = list(self.mismatches)
+        return out
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None

@@ -1,0 +1,245 @@
+"""crane-keys: keys, the trust list, issuing and checking QR payloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+import segno
+
+from .algorithms import Alg, PrivateKey, PublicKey
+from .answer import SIGNATURE_LABELS
+from .cli_env import Environment, ExitStatus, parse_time, run
+from .errors import RecordError
+from .identifiers import validate_credit_code
+from .payload import issue as issue_payload
+from .payload import verify_at
+from .record import Record
+from .trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
+
+PASSPHRASE_HELP = "name of an environment variable holding the private key's passphrase"  # noqa: S105
+
+
+def write_private(path: Path, key: PrivateKey, passphrase: bytes | None) -> None:
+    """Written with mode 0600 from the start, so the key is never readable by others, even briefly."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.pem(passphrase))
+
+
+def read_private(path: str, env: Environment, passphrase_env: str | None) -> PrivateKey:
+    return PrivateKey.from_pem(Path(path).read_bytes(), _passphrase(env, passphrase_env))
+
+
+def _passphrase(env: Environment, name: str | None) -> bytes | None:
+    if name is None:
+        return None
+    if name not in env.vars:
+        raise click.BadParameter(f"environment variable {name} is not set", param_hint="--passphrase-env")
+    return env.vars[name].encode("utf-8")
+
+
+def load_trust(path: str, root_pub: str) -> TrustList:
+    """A trust list, only when it checks against the pinned root public key."""
+    pinned = PublicKey.from_pem(Path(root_pub).read_bytes())
+    return SignedTrustList.loads(Path(path).read_bytes()).verify(pinned)
+
+
+def _read_draft(path: Path) -> TrustList:
+    return SignedTrustList.loads(path.read_bytes()).unverified() if path.exists() else TrustList()
+
+
+def _save_draft(path: Path, trust: TrustList) -> None:
+    """Any change makes a new list: a new serial and no signatures until it is signed again."""
+    trust = replace(trust, serial=trust.serial + 1 if path.exists() else 1)
+    path.write_bytes(SignedTrustList(trust.body()).dumps())
+
+
+@click.group(help="Keys, trust list, and signed QR payloads for crane registration certificates.")
+def cli() -> None:
+    pass
+
+
+@cli.command(help="Generate a root key (--root) or an issuer/feed key (--issuer CODE).")
+@click.option("--root", "is_root", is_flag=True, help="generate the trust list's root key")
+@click.option("--issuer", help="6-digit division code of the issuing authority, e.g. 210100")
+@click.option("--alg", type=click.Choice([a.value for a in Alg]), default=Alg.EDDSA.value, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--passphrase-env", help=PASSPHRASE_HELP)
+@click.pass_obj
+def generate(env: Environment, is_root: bool, issuer: str | None, alg: str, out: str, passphrase_env: str | None):
+    if is_root == bool(issuer):
+        raise click.UsageError("give exactly one of --root or --issuer CODE")
+    key = PrivateKey.generate(Alg(alg))
+    pub = key.public_key()
+    stem = "root" if is_root else pub.kid
+    out_dir = Path(out)
+    key_path, pub_path = out_dir / f"{stem}.key.pem", out_dir / f"{stem}.pub.pem"
+    if key_path.exists():
+        raise click.UsageError(f"{key_path} exists; refusing to overwrite a private key")
+    write_private(key_path, key, _passphrase(env, passphrase_env))
+    pub_path.write_bytes(pub.pem())
+    env.out(f"private key: {key_path} (mode 0600)")
+    env.out(f"public key:  {pub_path}")
+    env.out(pub.kid)
+
+
+@cli.group(help="Edit, sign and show a trust list.")
+def trust() -> None:
+    pass
+
+
+@trust.command("add", help="Add (or replace) a public key and its issuer in a trust list.")
+@click.argument("pub", type=click.Path(exists=True, dir_okay=False))
+@click.option("--issuer", required=True)
+@click.option("--name", required=True, help="the authority's name, e.g. 沈阳市城乡建设局")
+@click.option("--credit-code", help="the authority's 18-character unified social credit code")
+@click.option("--role", type=click.Choice([r.value for r in KeyRole]), default=KeyRole.ISSUER.value)
+@click.option("--not-before")
+@click.option("--not-after")
+@click.option("--trust", "trust_path", type=click.Path(dir_okay=False), required=True)
+@click.pass_obj
+def trust_add(env, pub, issuer, name, credit_code, role, not_before, not_after, trust_path):
+    if credit_code:
+        validate_credit_code(credit_code)
+    key = PublicKey.from_pem(Path(pub).read_bytes())
+    path = Path(trust_path)
+    draft = _read_draft(path).with_issuer(TrustedIssuer(issuer, name, credit_code)).with_key(TrustedKey(
+        kid=key.kid, public_key=key, issuer=issuer, role=KeyRole(role),
+        not_before=parse_time(not_before, env) if not_before else None,
+        not_after=parse_time(not_after, env) if not_after else None,
+    ))
+    _save_draft(path, draft)
+    env.out(f"added {role} key {key.kid} ({key.alg}) for {issuer} {name}; sign the list to publish it")
+
+
+@trust.command("set-state", help="Retire a key, or mark it compromised from a moment (--at, default now).")
+@click.argument("kid")
+@click.argument("state", type=click.Choice([KeyState.RETIRED.value, KeyState.COMPROMISED.value, KeyState.ACTIVE.value]))
+@click.option("--at", help="compromised from this time (ISO 8601)")
+@click.option("--trust", "trust_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.pass_obj
+def trust_set_state(env, kid, state, at, trust_path):
+    path = Path(trust_path)
+    draft = _read_draft(path)
+    matching = [k for k in draft.keys if k.kid == kid]
+    if not matching:
+        raise click.UsageError(f"no key {kid} in {path}")
+    new_state = KeyState(state)
+    when = parse_time(at, env) if new_state is KeyState.COMPROMISED else None
+    for key in matching:
+        draft = draft.with_key(replace(key, state=new_state, compromised_at=when))
+    _save_draft(path, draft)
+    env.out(f"key {kid} is {state}" + (f" from {when.isoformat()}" if when else "") + "; sign the list to publish it")
+
+
+@trust.command("sign", help="Sign the list with the root key; --cross-sign with the old root when rotating.")
+@click.option("--trust", "trust_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--root-key", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--cross-sign", type=click.Path(exists=True, dir_okay=False),
+              help="the previous root's private key, so verifiers pinned to it accept the new root")
+@click.option("--passphrase-env", help=PASSPHRASE_HELP)
+@click.pass_obj
+def trust_sign(env, trust_path, root_key, cross_sign, passphrase_env):
+    path = Path(trust_path)
+    root = read_private(root_key, env, passphrase_env)
+    signers = [root] + ([read_private(cross_sign, env, passphrase_env)] if cross_sign else [])
+    draft = replace(_read_draft(path), root=root.public_key(), issued_at=env.now().replace(microsecond=0))
+    path.write_bytes(SignedTrustList.sign(draft, *signers).dumps())
+    env.out(f"signed trust list serial {draft.serial} with root {root.public_key().kid}"
+            + (f", cross-signed by {signers[1].public_key().kid}" if cross_sign else ""))
+
+
+@trust.command("list", help="Show the issuers and keys of a trust list.")
+@click.option("--trust", "trust_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--root-pub", type=click.Path(exists=True, dir_okay=False), help="also check the signature")
+@click.pass_obj
+def trust_list(env, trust_path, root_pub):
+    doc = SignedTrustList.loads(Path(trust_path).read_bytes())
+    listed = load_trust(trust_path, root_pub) if root_pub else doc.unverified()
+    check = "signature checked" if root_pub else f"{len(doc.signatures)} signature(s), not checked"
+    env.out(f"trust list serial {listed.serial}, root {listed.root.kid if listed.root else '(unsigned)'}, {check}")
+    for issuer in sorted(listed.issuers, key=lambda i: i.code):
+        env.out(f"issuer {issuer.code} {issuer.name} {issuer.credit_code or ''}".rstrip())
+    for key in sorted(listed.keys, key=lambda k: (k.issuer, k.kid)):
+        window = f"{_day(key.not_before)}..{_day(key.not_after)}"
+        extra = f" from {key.compromised_at.isoformat()}" if key.compromised_at else ""
+        env.out(f"  key {key.kid} {key.alg:<5} {key.role:<6} {key.issuer} {window} {key.state}{extra}")
+
+
+def _day(moment) -> str:
+    return moment.date().isoformat() if moment else ""
+
+
+@cli.command(help="Sign a certificate record and print its QR text (last line).")
+@click.argument("record_path", type=click.Path(exists=True, dir_okay=False), metavar="RECORD.json")
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--base-url", required=True, help="the service's public URL, e.g. https://verify.example.cn")
+@click.option("--png", type=click.Path(dir_okay=False))
+@click.option("--svg", type=click.Path(dir_okay=False))
+@click.option("--at", help="signing time (default now)")
+@click.option("--passphrase-env", help=PASSPHRASE_HELP)
+@click.pass_obj
+def issue(env, record_path, key_path, base_url, png, svg, at, passphrase_env):
+    try:
+        record = Record.from_json(json.loads(Path(record_path).read_text("utf-8")))
+    except ValueError as exc:
+        if isinstance(exc, RecordError):
+            raise
+        raise click.BadParameter(f"{record_path} is not JSON: {exc}") from None
+    if record.paper:
+        raise click.UsageError("a paper certificate has no QR code")
+    key = read_private(key_path, env, passphrase_env)
+    try:
+        text = issue_payload(record, key, base_url, parse_time(at, env))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-url") from None
+    qr = segno.make(text, error="m", micro=False)
+    if png:
+        qr.save(png, kind="png", scale=8, border=4)
+    if svg:
+        qr.save(svg, kind="svg", scale=8, border=4)
+    env.out(f"QR version {qr.version}-{qr.error}, {len(text)} characters, {key.alg} key {key.public_key().kid}")
+    env.out(text)
+
+
+@cli.command(help="Check a QR text's signature against a trust list; exit 0 only when valid.")
+@click.argument("qr_text")
+@click.option("--trust", "trust_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--root-pub", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--at", help="verify as of this time (default now)")
+@click.pass_obj
+def verify(env, qr_text, trust_path, root_pub, as_json, at):
+    trust_list_ = load_trust(trust_path, root_pub)
+    result = verify_at(qr_text, trust_list_, parse_time(at, env))
+    if as_json:
+        out = result.signature().to_json()
+        out["reason"] = result.reason
+        out["claims"] = result.claims.certificate(result.issuer) if result.claims else None
+        env.out(json.dumps(out, ensure_ascii=False))
+    else:
+        zh, en = SIGNATURE_LABELS[result.result]
+        mark = "✔" if result.valid else "✘"
+        env.out(f"{mark} {zh} {en} ({result.result})" + (f": {result.reason}" if result.reason else ""))
+        if result.claims:
+            c = result.claims
+            env.out(f"  证书 {c.registration_no} 第{c.version}版 · {c.category.zh} {c.model} · 备案 {c.record_no}"
+                    f" · 出厂 {c.factory_serial}")
+            env.out(f"  工程 {c.project} {c.position} · 使用单位 {c.user}")
+        if result.issuer:
+            env.out(f"  发证机关 {result.issuer.name} ({result.issuer.code}) · kid {result.kid} · {result.alg}")
+    return ExitStatus.OK if result.valid else ExitStatus.NOT_OK
+
+
+def main(args: list[str], env: Environment | None = None) -> ExitStatus:
+    return run(cli, "crane-keys", args, env or Environment())
+
+
+def entry() -> None:
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,372 @@
+"""The signed payload: certificate claims -> CBOR -> COSE_Sign1 -> zlib when smaller -> base32 -> QR URL.
+
+Reading goes back stage by stage with hard limits checked before any parsing. Anything that is not one
+of our codes, or is damaged, is `malformed`: an answer, never an exception. The byte layout, claim
+table and the reasons behind each choice are in docs/credential-format.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import zlib
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+
+import cbor2
+
+from . import cbor
+from .algorithms import COSE_IDS, Alg, PrivateKey, cose_id
+from .answer import IssuerRef, Signature, SignatureResult
+from .identifiers import CRANE_TYPE_CODE, LicenceId
+from .record import Category, Record
+from .trustlist import KeyRole, TrustedIssuer, TrustList
+from .zdict import ZDICT
+
+MAX_TEXT = 2048          # characters of QR text; QR version 40 holds 4296 alphanumerics, ours stay far below
+MAX_INFLATED = 4096      # bytes of COSE after inflating
+MAX_DEPTH = 6            # CBOR nesting: COSE array > claims map > certificate map is 3
+FUTURE_SKEW = timedelta(days=1)  # a signing time this far past the verifier's clock is not believed
+
+ZLIB_FIRST_BYTE = 0x78
+FDICT = 0x20
+DICT_ID = zlib.adler32(ZDICT).to_bytes(4, "big")
+COSE_FIRST_BYTE = 0xD2   # tag 18, COSE_Sign1
+
+# CWT claims (RFC 8392) and COSE header labels (RFC 9052).
+ISS, IAT, CTI = 1, 6, 7
+CERT = -65537            # private-use claim: the map of certificate fields below
+HDR_ALG, HDR_KID = 1, 4
+
+
+class Field:
+    """Keys of the certificate map inside the CERT claim. Small integers keep the QR code small."""
+
+    VERSION = 1
+    LICENCE_SERIAL = 2   # the identifier's serial; root, type code and issuer credit code are implied
+    LICENCE_ID = 3       # the whole identifier, when it does not have the implied form
+    ISSUED_ON = 4        # days since 1970-01-01
+    CATEGORY = 5         # Category.code
+    MODEL = 6
+    RECORD_NO = 7
+    FACTORY_SERIAL = 8
+    USER = 9
+    PROJECT = 10
+    POSITION = 11
+
+
+_URL_RE = re.compile(r"(?i:https?)://[^/?#\s]{1,253}/[Vv]/([A-Z2-7]+)")
+_BARE_RE = re.compile(r"[A-Z2-7]{16,}")
+_EPOCH = date(1970, 1, 1)
+
+
+class Malformed(ValueError):
+    """Why a text is not one of our codes. Verification turns it into the `malformed` result."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What the payload says, as an inspector compares it on site."""
+
+    issuer_code: str
+    signed_at: datetime
+    registration_no: str
+    version: int
+    issued_on: date
+    category: Category
+    model: str
+    record_no: str
+    factory_serial: str
+    user: str
+    project: str
+    position: str = ""
+    licence_serial: str | None = None
+    licence_id_full: str | None = None
+
+    @classmethod
+    def from_record(cls, record: Record, signed_at: datetime) -> Claims:
+        serial, full = None, record.licence_id
+        if record.licence_id:
+            parsed = LicenceId.parse(record.licence_id)
+            if parsed.type_code == CRANE_TYPE_CODE and parsed.issuer_credit_code == record.issuer.credit_code:
+                serial, full = parsed.serial, None
+        return cls(
+            issuer_code=record.issuer.code, signed_at=signed_at.replace(microsecond=0),
+            registration_no=record.registration_no, version=record.version, issued_on=record.issued_on,
+            category=record.equipment.category, model=record.equipment.model,
+            record_no=record.equipment.record_no, factory_serial=record.equipment.factory_serial,
+            user=record.user.name, project=record.project.name, position=record.project.position,
+            licence_serial=serial, licence_id_full=full,
+        )
+
+    def licence_id(self, issuer: TrustedIssuer | None) -> str | None:
+        if self.licence_id_full or self.licence_serial is None:
+            return self.licence_id_full
+        if issuer is None or issuer.credit_code is None:
+            return None
+        return str(LicenceId(CRANE_TYPE_CODE, issuer.credit_code, self.licence_serial, self.version))
+
+    def differences(self, record: Record) -> list[str]:
+        """Record fields the payload states differently (import refuses such a pair)."""
+        mine = Claims.from_record(record, self.signed_at)
+        return [name for name in self.__dataclass_fields__ if getattr(mine, name) != getattr(self, name)]
+
+    def certificate(self, issuer: TrustedIssuer | None) -> dict:
+        """The fields as the answer's `certificate` object carries them."""
+        return {
+            "registration_no": self.registration_no, "version": self.version,
+            "licence_id": self.licence_id(issuer), "issued_on": self.issued_on.isoformat(),
+            "issuer": {"code": self.issuer_code, "name": issuer.name if issuer else None},
+            "equipment": {"category": self.category.value, "category_zh": self.category.zh,
+                          "model": self.model, "record_no": self.record_no, "factory_serial": self.factory_serial},
+            "user": {"name": self.user},
+            "project": {"name": self.project, "position": self.position},
+            "signed_at": self.signed_at.isoformat(),
+        }
+
+    def to_cbor(self) -> bytes:
+        cert = {
+            Field.VERSION: self.version, Field.ISSUED_ON: (self.issued_on - _EPOCH).days,
+            Field.CATEGORY: self.category.code, Field.MODEL: self.model, Field.RECORD_NO: self.record_no,
+            Field.FACTORY_SERIAL: self.factory_serial, Field.USER: self.user, Field.PROJECT: self.project,
+        }
+        if self.position:
+            cert[Field.POSITION] = self.position
+        if self.licence_serial is not None:
+            cert[Field.LICENCE_SERIAL] = self.licence_serial
+        elif self.licence_id_full is not None:
+            cert[Field.LICENCE_ID] = self.licence_id_full
+        claims = {ISS: self.issuer_code, IAT: int(self.signed_at.timestamp()),
+                  CTI: self.registration_no.encode("utf-8"), CERT: cert}
+        return cbor2.dumps(claims, canonical=True)
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> Claims:
+        claims = _loads(data, "claims")
+        cert = claims.get(CERT) if isinstance(claims, dict) else None
+        if not isinstance(cert, dict):
+            raise Malformed("claims are not a map with the certificate claim")
+        try:
+            registration_no = _typed(claims, CTI, bytes).decode("utf-8")
+            return cls(
+                issuer_code=_typed(claims, ISS, str),
+                signed_at=datetime.fromtimestamp(_typed(claims, IAT, int), UTC),
+                registration_no=registration_no,
+                version=_typed(cert, Field.VERSION, int),
+                issued_on=_EPOCH + timedelta(days=_typed(cert, Field.ISSUED_ON, int)),
+                category=Category.from_code(_typed(cert, Field.CATEGORY, int)),
+                model=_typed(cert, Field.MODEL, str), record_no=_typed(cert, Field.RECORD_NO, str),
+                factory_serial=_typed(cert, Field.FACTORY_SERIAL, str), user=_typed(cert, Field.USER, str),
+                project=_typed(cert, Field.PROJECT, str), position=_typed(cert, Field.POSITION, str, ""),
+                licence_serial=_typed(cert, Field.LICENCE_SERIAL, str, None),
+                licence_id_full=_typed(cert, Field.LICENCE_ID, str, None),
+            )
+        except (ValueError, OverflowError, OSError) as exc:
+            raise Malformed(f"claims: {exc}") from None
+
+
+def _typed(obj: dict, key: int, kind: type, *default):
+    if key not in obj:
+        if default:
+            return default[0]
+        raise Malformed(f"claim {key} is missing")
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise Malformed(f"claim {key} is not {kind.__name__}")
+    return value
+
+
+def _loads(data: bytes, what: str):
+    try:
+        return cbor.loads(data, MAX_DEPTH, allowed_tags=frozenset({cbor.COSE_SIGN1_TAG}))
+    except cbor.CborError as exc:
+        raise Malformed(f"{what}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed COSE_Sign1, before its signature is checked."""
+
+    protected: bytes
+    alg_id: int
+    kid: str
+    payload: bytes
+    signature: bytes
+
+    def to_be_signed(self) -> bytes:
+        return sig_structure(self.protected, self.payload)
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    return cbor2.dumps(["Signature1", protected, b"", payload], canonical=True)
+
+
+# --- writing -----------------------------------------------------------------------------------------
+
+def sign(claims: Claims, key: PrivateKey) -> bytes:
+    """COSE_Sign1 bytes; alg and kid sit in the protected header so both are covered by the signature."""
+    kid = key.public_key().kid
+    protected = cbor2.dumps({HDR_ALG: cose_id(key.alg), HDR_KID: bytes.fromhex(kid)}, canonical=True)
+    payload = claims.to_cbor()
+    signature = key.sign(sig_structure(protected, payload))
+    return cbor2.dumps(cbor2.CBORTag(cbor.COSE_SIGN1_TAG, [protected, {}, payload, signature]), canonical=True)
+
+
+def pack(cose: bytes) -> str:
+    """Deflate with the preset dictionary only when it helps, then base32 without padding."""
+    deflater = zlib.compressobj(9, zdict=ZDICT)
+    deflated = deflater.compress(cose) + deflater.flush()
+    raw = deflated if len(deflated) < len(cose) else cose
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def qr_prefix(base_url: str) -> str:
+    match = re.fullmatch(r"(https?)://([^/?#\s]+)/?", base_url.strip(), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"public URL must be scheme and host only, like https://verify.example.cn: {base_url}")
+    return f"{match.group(1)}://{match.group(2)}/V/".upper()
+
+
+def issue(record: Record, key: PrivateKey, base_url: str, signed_at: datetime) -> str:
+    """The QR text for a record: an uppercase URL, all of it QR alphanumeric mode."""
+    return qr_prefix(base_url) + pack(sign(Claims.from_record(record, signed_at), key))
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+def unprefix(text: str) -> str:
+    """The base32 payload of a QR URL or of a bare payload."""
+    if not isinstance(text, str):
+        raise Malformed("QR text is not text")
+    if len(text) > MAX_TEXT:
+        raise Malformed(f"QR text longer than {MAX_TEXT} characters")
+    text = text.strip()
+    match = _URL_RE.fullmatch(text)
+    if match:
+        return match.group(1)
+    if _BARE_RE.fullmatch(text):
+        return text
+    raise Malformed("not a crane certificate URL or payload")
+
+
+def b32decode(payload: str) -> bytes:
+    """Strict base32: RFC 4648 alphabet, no padding, and the one canonical spelling of each byte string."""
+    if len(payload) % 8 not in (0, 2, 4, 5, 7):
+        raise Malformed("base32 payload has an impossible length")
+    try:
+        raw = base64.b32decode(payload + "=" * (-len(payload) % 8))
+    except (binascii.Error, ValueError):
+        raise Malformed("payload is not base32") from None
+    if base64.b32encode(raw).decode("ascii").rstrip("=") != payload:
+        raise Malformed("base32 payload has non-zero trailing bits")
+    return raw
+
+
+def inflate(raw: bytes) -> bytes:
+    if not raw:
+        raise Malformed("empty payload")
+    if raw[0] == COSE_FIRST_BYTE:
+        cose = raw
+    elif raw[0] == ZLIB_FIRST_BYTE:
+        if len(raw) < 6 or not raw[1] & FDICT or raw[2:6] != DICT_ID:
+            raise Malformed("zlib stream does not use the format's preset dictionary")
+        inflater = zlib.decompressobj(zdict=ZDICT)
+        try:
+            cose = inflater.decompress(raw, MAX_INFLATED + 1)
+        except zlib.error:
+            raise Malformed("payload is not a valid zlib stream") from None
+        if len(cose) > MAX_INFLATED or inflater.unconsumed_tail:
+            raise Malformed(f"payload inflates past {MAX_INFLATED} bytes")
+        if not inflater.eof:
+            raise Malformed("zlib stream is truncated")
+        if inflater.unused_data:
+            raise Malformed("bytes follow the zlib stream")
+    else:
+        raise Malformed("payload is neither COSE_Sign1 nor zlib")
+    if len(cose) > MAX_INFLATED:
+        raise Malformed(f"payload larger than {MAX_INFLATED} bytes")
+    return cose
+
+
+def parse_cose(data: bytes) -> Envelope:
+    item = _loads(data, "COSE")
+    if not isinstance(item, cbor.Tagged) or item.tag != cbor.COSE_SIGN1_TAG:
+        raise Malformed("not a tagged COSE_Sign1")
+    parts = item.value
+    if not (isinstance(parts, list) and len(parts) == 4):
+        raise Malformed("COSE_Sign1 is not an array of four")
+    protected, unprotected, payload, signature = parts
+    if not (isinstance(protected, bytes) and isinstance(unprotected, dict)
+            and isinstance(payload, bytes) and isinstance(signature, bytes)):
+        raise Malformed("COSE_Sign1 members have the wrong types")
+    header = _loads(protected, "protected header")
+    if not isinstance(header, dict) or unprotected:
+        raise Malformed("alg and kid belong in the protected header, and nothing else in the unprotected one")
+    alg_id, kid = header.get(HDR_ALG), header.get(HDR_KID)
+    if not isinstance(alg_id, int) or not isinstance(kid, bytes) or len(kid) != 8:
+        raise Malformed("protected header needs alg and an 8-byte kid")
+    return Envelope(protected, alg_id, kid.hex(), payload, signature)
+
+
+def decode(text: str) -> Envelope:
+    return parse_cose(inflate(b32decode(unprefix(text))))
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking one payload against a trust list at a moment in time."""
+
+    result: SignatureResult
+    kid: str | None = None
+    alg: Alg | None = None
+    issuer: TrustedIssuer | None = None
+    claims: Claims | None = None
+    reason: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return self.result is SignatureResult.VALID
+
+    def signature(self) -> Signature:
+        issuer = IssuerRef(self.issuer.code, self.issuer.name) if self.issuer else None
+        return Signature(self.result, self.kid, self.alg.value if self.alg else None, issuer)
+
+
+def verify_at(text: str, trust: TrustList, now: datetime) -> Verification:
+    """Check a QR text; the algorithm comes from the trusted key, never from the header alone."""
+    try:
+        envelope = decode(text)
+    except Malformed as exc:
+        return Verification(SignatureResult.MALFORMED, reason=str(exc))
+    return verify_envelope(envelope, trust, now)
+
+
+def verify_envelope(envelope: Envelope, trust: TrustList, now: datetime) -> Verification:
+    candidates = trust.keys_for(envelope.kid, KeyRole.ISSUER)
+    if not candidates:
+        return Verification(SignatureResult.UNKNOWN_KEY, kid=envelope.kid, reason="no trusted key has this kid")
+    message = envelope.to_be_signed()
+    key = next((k for k in candidates
+                if cose_id(k.alg) == envelope.alg_id and k.public_key.verify(envelope.signature, message)), None)
+    if key is None:
+        alg = COSE_IDS.get(envelope.alg_id)
+        return Verification(SignatureResult.INVALID, kid=envelope.kid, alg=alg,
+                            reason="signature does not verify with any trusted key of this kid")
+    issuer = trust.issuer(key.issuer)
+    found = Verification(SignatureResult.VALID, kid=key.kid, alg=key.alg, issuer=issuer)
+    try:
+        claims = Claims.from_cbor(envelope.payload)
+    except Malformed as exc:
+        return _with(found, SignatureResult.MALFORMED, reason=str(exc))
+    found = _with(found, SignatureResult.VALID, claims=claims)
+    if claims.issuer_code != key.issuer:
+        return _with(found, SignatureResult.INVALID, reason="payload names another issuer than the key's")
+    if claims.signed_at > now + FUTURE_SKEW:
+        return _with(found, SignatureResult.KEY_NOT_VALID_AT_ISSUE, reason="signing time is in the future")
+    judged = key.judge(claims.signed_at)
+    return _with(found, judged, reason="" if judged is SignatureResult.VALID else f"key {key.kid} is {key.state}")
+
+
+def _with(v: Verification, result: SignatureResult, **changes) -> Verification:
+    return replace(v, result=result, **changes)
