@@ -1,0 +1,1 @@
+"""The verification service: Flask app, JSON API, public pages, issuer API and Redis store."""
