@@ -1,5 +1,8 @@
-"""The signed payload: certificate claims -> CBOR -> COSE_Sign1 -> zlib when smaller -> base32 -> QR URL.
+"""The signed payload: certificate claims -> CBOR -> zlib when smaller -> COSE_Sign1 -> base32 -> QR URL.
 
+The claims are deflated inside the COSE structure, not the structure itself, so the signature covers
+every byte that travels: deflate ignores the padding bits of its last byte, and a compressed envelope
+would let a changed character still verify. Headers, kid and signature do not compress anyway.
 Reading goes back stage by stage with hard limits checked before any parsing. Anything that is not one
 of our codes, or is damaged, is `malformed`: an answer, never an exception. The byte layout, claim
 table and the reasons behind each choice are in docs/credential-format.md.
@@ -25,7 +28,7 @@ from .trustlist import KeyRole, TrustedIssuer, TrustList
 from .zdict import ZDICT
 
 MAX_TEXT = 2048          # characters of QR text; QR version 40 holds 4296 alphanumerics, ours stay far below
-MAX_INFLATED = 4096      # bytes of COSE after inflating
+MAX_INFLATED = 4096      # bytes of claims after inflating
 MAX_DEPTH = 6            # CBOR nesting: COSE array > claims map > certificate map is 3
 FUTURE_SKEW = timedelta(days=1)  # a signing time this far past the verifier's clock is not believed
 
@@ -33,6 +36,7 @@ ZLIB_FIRST_BYTE = 0x78
 FDICT = 0x20
 DICT_ID = zlib.adler32(ZDICT).to_bytes(4, "big")
 COSE_FIRST_BYTE = 0xD2   # tag 18, COSE_Sign1
+CBOR_MAP_BYTES = range(0xA0, 0xC0)  # an uncompressed claims map; 0x78 can never start one
 
 # CWT claims (RFC 8392) and COSE header labels (RFC 9052).
 ISS, IAT, CTI = 1, 6, 7
@@ -143,7 +147,7 @@ class Claims:
 
     @classmethod
     def from_cbor(cls, data: bytes) -> Claims:
-        claims = _loads(data, "claims")
+        claims = _loads(inflate(data), "claims")
         cert = claims.get(CERT) if isinstance(claims, dict) else None
         if not isinstance(cert, dict):
             raise Malformed("claims are not a map with the certificate claim")
@@ -204,21 +208,25 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 # --- writing -----------------------------------------------------------------------------------------
 
+def deflate(claims: bytes) -> bytes:
+    """Deflate with the preset dictionary only when it helps."""
+    deflater = zlib.compressobj(9, zdict=ZDICT)
+    deflated = deflater.compress(claims) + deflater.flush()
+    return deflated if len(deflated) < len(claims) else claims
+
+
 def sign(claims: Claims, key: PrivateKey) -> bytes:
     """COSE_Sign1 bytes; alg and kid sit in the protected header so both are covered by the signature."""
     kid = key.public_key().kid
     protected = cbor2.dumps({HDR_ALG: cose_id(key.alg), HDR_KID: bytes.fromhex(kid)}, canonical=True)
-    payload = claims.to_cbor()
+    payload = deflate(claims.to_cbor())
     signature = key.sign(sig_structure(protected, payload))
     return cbor2.dumps(cbor2.CBORTag(cbor.COSE_SIGN1_TAG, [protected, {}, payload, signature]), canonical=True)
 
 
 def pack(cose: bytes) -> str:
-    """Deflate with the preset dictionary only when it helps, then base32 without padding."""
-    deflater = zlib.compressobj(9, zdict=ZDICT)
-    deflated = deflater.compress(cose) + deflater.flush()
-    raw = deflated if len(deflated) < len(cose) else cose
-    return base64.b32encode(raw).decode("ascii").rstrip("=")
+    """Base32 without padding."""
+    return base64.b32encode(cose).decode("ascii").rstrip("=")
 
 
 def qr_prefix(base_url: str) -> str:
@@ -264,11 +272,14 @@ def b32decode(payload: str) -> bytes:
 
 
 def inflate(raw: bytes) -> bytes:
+    """The claims CBOR of a COSE payload: a CBOR map as it is, or a zlib stream with the preset dictionary."""
     if not raw:
         raise Malformed("empty payload")
-    if raw[0] == COSE_FIRST_BYTE:
-        cose = raw
-    elif raw[0] == ZLIB_FIRST_BYTE:
+    if len(raw) > MAX_INFLATED:
+        raise Malformed(f"payload larger than {MAX_INFLATED} bytes")
+    if raw[0] in CBOR_MAP_BYTES:
+        return raw
+    if raw[0] == ZLIB_FIRST_BYTE:
         if len(raw) < 6 or not raw[1] & FDICT or raw[2:6] != DICT_ID:
             raise Malformed("zlib stream does not use the format's preset dictionary")
         inflater = zlib.decompressobj(zdict=ZDICT)
@@ -282,14 +293,15 @@ def inflate(raw: bytes) -> bytes:
             raise Malformed("zlib stream is truncated")
         if inflater.unused_data:
             raise Malformed("bytes follow the zlib stream")
-    else:
-        raise Malformed("payload is neither COSE_Sign1 nor zlib")
-    if len(cose) > MAX_INFLATED:
-        raise Malformed(f"payload larger than {MAX_INFLATED} bytes")
-    return cose
+        return cose
+    raise Malformed("payload is neither a claims map nor zlib")
 
 
 def parse_cose(data: bytes) -> Envelope:
+    if not data or data[0] != COSE_FIRST_BYTE:
+        raise Malformed("not a tagged COSE_Sign1")
+    if len(data) > MAX_INFLATED:
+        raise Malformed(f"COSE structure larger than {MAX_INFLATED} bytes")
     item = _loads(data, "COSE")
     if not isinstance(item, cbor.Tagged) or item.tag != cbor.COSE_SIGN1_TAG:
         raise Malformed("not a tagged COSE_Sign1")
@@ -310,7 +322,7 @@ def parse_cose(data: bytes) -> Envelope:
 
 
 def decode(text: str) -> Envelope:
-    return parse_cose(inflate(b32decode(unprefix(text))))
+    return parse_cose(b32decode(unprefix(text)))
 
 
 @dataclass(frozen=True)
