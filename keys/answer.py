@@ -6,7 +6,7 @@ Shared by the service and the scanner so both word a verdict the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -172,5 +172,9 @@ class Answer:
         return out
 
 
+CHINA_TIME = timezone(timedelta(hours=8))
+
+
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
+    """Times in answers read in China time, the inspector's and the issuer's own."""
+    return moment.astimezone(CHINA_TIME).isoformat(timespec="seconds") if moment else None

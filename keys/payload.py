@@ -24,7 +24,7 @@ from .algorithms import COSE_IDS, Alg, PrivateKey, cose_id
 from .answer import IssuerRef, Signature, SignatureResult
 from .identifiers import CRANE_TYPE_CODE, LicenceId
 from .record import Category, Record
-from .trustlist import KeyRole, TrustedIssuer, TrustList
+from .trustlist import KeyRole, TrustedIssuer, TrustedKey, TrustList
 from .zdict import ZDICT
 
 MAX_TEXT = 2048          # characters of QR text; QR version 40 holds 4296 alphanumerics, ours stay far below
@@ -335,6 +335,7 @@ class Verification:
     issuer: TrustedIssuer | None = None
     claims: Claims | None = None
     reason: str = ""
+    key: TrustedKey | None = None
 
     @property
     def valid(self) -> bool:
@@ -366,7 +367,7 @@ def verify_envelope(envelope: Envelope, trust: TrustList, now: datetime) -> Veri
         return Verification(SignatureResult.INVALID, kid=envelope.kid, alg=alg,
                             reason="signature does not verify with any trusted key of this kid")
     issuer = trust.issuer(key.issuer)
-    found = Verification(SignatureResult.VALID, kid=key.kid, alg=key.alg, issuer=issuer)
+    found = Verification(SignatureResult.VALID, kid=key.kid, alg=key.alg, issuer=issuer, key=key)
     try:
         claims = Claims.from_cbor(envelope.payload)
     except Malformed as exc:

@@ -1,1 +1,100 @@
 """The verification service: Flask app, JSON API, public pages, issuer API and Redis store."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, g, request
+from flask_limiter import Limiter
+
+from keys.algorithms import PrivateKey
+
+from . import errors, logs, metrics
+from .config import Config
+from .services import Services, client_address
+from .store import Store
+from .trust import TrustSource
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+_CORS_PATHS = ("/api/v1/verify", "/api/v1/certificates/", "/api/v1/trust-list", "/api/v1/status-feed")
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """The app factory: `config` is a Config, a dict of overrides on the environment's, or None."""
+    if not isinstance(config, Config):
+        config = Config.from_env(**(config or {}))
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    redis_url = config.redis_url or _embedded_url(config)
+    store = Store(redis_url, timeout=config.redis_timeout, replicas=config.redis_replicas)
+    feed_key = PrivateKey.from_pem(config.feed_key_path.read_bytes()) if config.feed_key_path.exists() else None
+    limiter = Limiter(
+        key_func=client_address, app=app, storage_uri=_limits_uri(redis_url),
+        storage_options={"socket_timeout": config.redis_timeout}, key_prefix="crane-limits",
+        strategy="moving-window", headers_enabled=True, swallow_errors=True,
+        in_memory_fallback_enabled=True,
+    )
+    app.extensions["crane"] = Services(config, store, TrustSource(config.trust_path, config.root_pub_path,
+                                                                  config.trust_reload_s), feed_key, limiter)
+    logger = logs.configure()
+
+    from . import api, issuer_api, ops, pages
+
+    if config.rate_limit:
+        limiter.limit(config.rate_limit)(api.bp)
+        limiter.limit(config.rate_limit)(pages.bp)
+    # Wrong tokens cost a client its attempts; right ones are not counted against it.
+    limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(issuer_api.bp)
+    for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    errors.install(app)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        endpoint = request.endpoint or "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        metrics.LATENCY.labels(endpoint).observe(elapsed)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith(_CORS_PATHS):
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, If-None-Match"
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
+            response.headers["Access-Control-Max-Age"] = "600"
+        if response.status_code >= 500 or endpoint not in ("ops.metrics", "ops.healthz"):
+            # the path is logged without the payload: raw QR texts stay within the retention period
+            logger.info("request", extra={"fields": {
+                "method": request.method, "endpoint": endpoint, "status": response.status_code,
+                "ms": round(elapsed * 1000, 2)}})
+        return response
+
+    return app
+
+
+def _embedded_url(config: Config) -> str:
+    from .redis_server import embedded_url
+
+    url = embedded_url(config.data_dir)
+    if url is None:
+        raise RuntimeError(f"no REDIS_URL and no embedded redis-server running for {config.data_dir}; "
+                           "start the service with `crane-verify serve`")
+    return url
+
+
+def _limits_uri(redis_url: str) -> str:
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url

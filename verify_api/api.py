@@ -1,0 +1,122 @@
+"""Public JSON: resolve a QR code, look a certificate up, and the signed feeds for offline scanners."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, jsonify, request
+
+from keys.feed import sign_page
+
+from . import metrics
+from .errors import ApiError
+from .resolve import Resolution, answer_for_stored, resolve
+from .services import client_address, services
+from .store import StoreUnavailable
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+FEED_PAGE = 500
+
+
+def resolve_text(text: str) -> Resolution:
+    """Shared by the JSON API and the public page: resolve, count, and log the scan for its retention."""
+    s = services()
+    now = s.config.now()
+    resolution = resolve(text, s.trust.current(), s.store, now)
+    answer = resolution.answer.to_json()
+    metrics.count_verdict(answer)
+    if not resolution.store_down:
+        try:
+            s.store.log_scan(text, client_address(), now, s.config.retention_days)
+        except StoreUnavailable:
+            pass  # the scan log is best effort; the answer is not
+    return resolution
+
+
+def answer_response(resolution: Resolution) -> Response:
+    response = jsonify(resolution.answer.to_json())
+    if resolution.store_down:
+        response.headers["Retry-After"] = "5"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/verify")
+def verify_post():
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "请以 application/json 提交 {\"qr\": \"...\"} / send JSON")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "请求体不是 JSON 对象 / body is not a JSON object")
+    text = body.get("qr")
+    if not isinstance(text, str):
+        raise ApiError(400, "missing_qr", "缺少字符串字段 qr / a string field `qr` is required")
+    return answer_response(resolve_text(text))
+
+
+@bp.get("/verify")
+def verify_get():
+    text = request.args.get("qr")
+    if text is None:
+        raise ApiError(400, "missing_qr", "缺少查询参数 qr / the `qr` query parameter is required")
+    if len(text) > services().config.max_qr_query:
+        raise ApiError(413, "too_large", "二维码内容过长 / QR text too long")
+    return answer_response(resolve_text(text))
+
+
+@bp.get("/certificates/<path:registration_no>")
+def certificate(registration_no: str):
+    """Found only when the registration number and the crane's record number both match."""
+    record_no = request.args.get("record_no", "")
+    s = services()
+    stored = s.store.get(registration_no) if record_no and len(registration_no) <= 64 else None
+    if stored is None or stored.record.get("equipment", {}).get("record_no") != record_no:
+        raise ApiError(404, "not_found", "未查询到登记信息，请核对使用登记编号和产权备案编号 / "
+                                         "no certificate with this registration number and record number")
+    answer = answer_for_stored(stored, s.trust.current(), s.config.now()).to_json()
+    metrics.count_verdict(answer)
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/trust-list")
+def trust_list():
+    document = services().trust.document()
+    etag = hashlib.sha256(document).hexdigest()[:32]
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(document, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.get("/status-feed")
+def status_feed():
+    s = services()
+    since = request.args.get("since", "0")
+    if not _is_cursor(since):
+        raise ApiError(400, "bad_cursor", "since 必须是上一页返回的游标 / `since` must be a cursor from a previous page")
+    try:
+        limit = min(max(int(request.args.get("limit", FEED_PAGE)), 1), 5000)
+    except ValueError:
+        raise ApiError(400, "bad_limit", "limit 必须是整数 / `limit` must be a whole number") from None
+    if s.feed_key is None:
+        raise ApiError(503, "no_feed_key", "服务未配置状态源签名密钥 / no feed signing key configured")
+    entries = s.store.feed(since, limit + 1)
+    more = len(entries) > limit
+    entries = entries[:limit]
+    page = {"format": 1, "since": since, "next": entries[-1].cursor if entries else since, "more": more,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "entries": [e.to_json() for e in entries]}
+    response = jsonify(sign_page(page, s.feed_key))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _is_cursor(value: str) -> bool:
+    head, _, tail = value.partition("-")
+    return value == "0" or (head.isdigit() and tail.isdigit() and len(value) < 40)

@@ -1,0 +1,249 @@
+"""crane-verify: run the service, load demo data, import certificates, change status, manage tokens."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from keys.answer import SignatureResult, State
+from keys.cli_env import Environment, ExitStatus, run
+from keys.errors import RecordError
+from keys.payload import verify_at
+from keys.record import Record
+
+from . import demo
+from .config import Config
+from .redis_server import ensure_embedded
+from .store import Outcome, Store
+from .trust import TrustSource
+
+DATA_DIR_HELP = "data directory (default: $CRANE_DATA_DIR or ./var)"
+
+
+def _config(env: Environment, data_dir: str | None) -> Config:
+    overrides = {"data_dir": Path(data_dir)} if data_dir else {}
+    return Config.from_env(env.vars, **overrides)
+
+
+@contextlib.contextmanager
+def open_store(config: Config) -> Iterator[Store]:
+    """REDIS_URL when set; else the data directory's embedded server, started for this command if needed."""
+    if config.redis_url:
+        yield Store(config.redis_url, timeout=5.0, replicas=config.redis_replicas)
+        return
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    with ensure_embedded(config.data_dir) as handle:
+        yield Store(handle.url, timeout=5.0)
+
+
+@click.group(help="Crane certificate verification service.")
+def cli() -> None:
+    pass
+
+
+@cli.command(help="Run the service under gunicorn (embedded Redis unless REDIS_URL is set).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int, help="0 picks a free port")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo", "with_demo", is_flag=True, help="load the demo issuers and certificates first")
+@click.pass_obj
+def serve(env: Environment, host: str, port: int, data_dir: str | None, workers: int, with_demo: bool):
+    # Bind here, so --port 0 gets a port from the OS and the public URL is known before gunicorn starts.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    url_host = f"[{host}]" if family == socket.AF_INET6 else host
+    config = _config(env, data_dir)
+    if "CRANE_PUBLIC_URL" not in env.vars:
+        config = config.with_(public_url=f"http://{url_host}:{port}")
+    with open_store(config) as store:
+        if with_demo:
+            manifest, created = demo.build(store, config.data_dir, config.public_url, env.now())
+            env.out(f"demo: {created} new certificates; manifest {manifest.resolve()}")
+            env.out(f"demo QR images: {(manifest.parent / 'qr').resolve()}")
+        metrics_dir = config.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        child_env = {**env.vars, "REDIS_URL": store.url, "CRANE_DATA_DIR": str(config.data_dir),
+                     "CRANE_PUBLIC_URL": config.public_url, "CRANE_WORKERS": str(workers),
+                     "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
+        command = [sys.executable, "-m", "gunicorn", "-c", str(Path(__file__).with_name("gunicorn_conf.py")),
+                   "--bind", f"fd://{listener.fileno()}", "verify_api.wsgi:app"]
+        env.out(f"serving on {config.public_url} (data {config.data_dir.resolve()}, store {store.url})")
+        env.stdout.flush()
+        child = subprocess.Popen(command, env=child_env, pass_fds=(listener.fileno(),), start_new_session=True)
+        listener.close()
+        return _supervise(child)
+
+
+def _supervise(child: subprocess.Popen) -> ExitStatus:
+    """Forward stop signals to gunicorn's whole process group and wait for it."""
+    def forward(signum, _frame):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        code = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+    return ExitStatus.OK if code in (0, -signal.SIGTERM, -signal.SIGINT) else ExitStatus.ERROR
+
+
+@cli.command("demo", help="Create demo keys, trust list and certificates; write demo/manifest.json.")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def demo_command(env: Environment, data_dir: str | None):
+    config = _config(env, data_dir)
+    with open_store(config) as store:
+        manifest, created = demo.build(store, config.data_dir, config.public_url, env.now())
+    env.out(f"{created} new demo certificates registered")
+    env.out(f"QR images: {(manifest.parent / 'qr').resolve()}")
+    env.out(str(manifest.resolve()))
+
+
+@cli.command("import", help="Import certificates from JSON lines: {\"record\": {...}, \"qr_text\": \"...\"}.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True), metavar="FILE.jsonl")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def import_command(env: Environment, file: str, data_dir: str | None):
+    config = _config(env, data_dir)
+    trust = TrustSource(config.trust_path, config.root_pub_path).current()
+    now = env.now()
+    rejected = 0
+    counts = {o: 0 for o in Outcome}
+    lines = sys.stdin.readlines() if file == "-" else Path(file).read_text("utf-8").splitlines()
+
+    def accepted() -> Iterator[tuple[int, dict, str | None]]:
+        nonlocal rejected
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                yield (number, *_checked_line(line, trust, now))
+            except ValueError as exc:
+                rejected += 1
+                env.err(f"line {number}: rejected: {exc}")
+
+    progress = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=None if env.stdout_isatty else _quiet_console(env), transient=False)
+    with open_store(config) as store, progress:
+        task = progress.add_task("import", total=len(lines))
+        items = list(accepted())
+        for (number, record, _qr), change in zip(items, store.register_many(
+                ((record, qr) for _, record, qr in items), "operator:import", now), strict=True):
+            counts[change.outcome] += 1
+            if change.outcome is Outcome.CONFLICT or change.outcome is Outcome.FORBIDDEN:
+                rejected += 1
+                env.err(f"line {number}: rejected: {record['registration_no']}: {change.detail}")
+            progress.advance(task)
+        progress.update(task, completed=len(lines))
+    env.out(f"imported {counts[Outcome.CREATED]}, already present {counts[Outcome.UNCHANGED]}, rejected {rejected}")
+    return ExitStatus.OK if rejected == 0 else ExitStatus.NOT_OK
+
+
+def _quiet_console(env: Environment):
+    from rich.console import Console
+
+    return Console(file=env.stderr, force_terminal=False, no_color=True, width=100)
+
+
+def _checked_line(line: str, trust, now) -> tuple[dict, str | None]:
+    try:
+        item = json.loads(line)
+    except ValueError:
+        raise ValueError("not JSON") from None
+    if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
+        raise ValueError('expected {"record": {...}, "qr_text": "..."}')
+    try:
+        record = Record.from_json(item["record"])
+    except RecordError as exc:
+        raise ValueError(str(exc)) from None
+    qr_text = item.get("qr_text")
+    if record.paper:
+        if qr_text:
+            raise ValueError("a paper certificate has no qr_text")
+        return record.to_json(), None
+    if not isinstance(qr_text, str):
+        raise ValueError("an electronic certificate needs its qr_text")
+    verification = verify_at(qr_text, trust, now)
+    if verification.result is not SignatureResult.VALID:
+        raise ValueError(f"signature {verification.result.value}" + (f": {verification.reason}"
+                                                                     if verification.reason else ""))
+    differences = verification.claims.differences(record)
+    if differences:
+        raise ValueError("the signed payload differs from the record in " + ", ".join(differences))
+    return record.to_json(), qr_text.strip()
+
+
+@cli.command(help="Change a certificate's status as the operator (audited).")
+@click.argument("registration_no")
+@click.argument("state", type=click.Choice(["valid", "suspended", "revoked", "ended"]))
+@click.option("--reason", required=True)
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def status(env: Environment, registration_no: str, state: str, reason: str, data_dir: str | None):
+    config = _config(env, data_dir)
+    with open_store(config) as store:
+        change = store.change_status(registration_no, State(state), reason, "operator:cli", env.now(), issuer=None)
+    if change.outcome is not Outcome.CHANGED:
+        raise click.ClickException(change.detail or change.outcome.value)
+    env.out(f"{registration_no} v{change.version}: {change.before} -> {change.after}")
+
+
+@cli.group(help="Issuer API tokens (stored hashed; shown once).")
+def token() -> None:
+    pass
+
+
+@token.command("create")
+@click.option("--issuer", required=True, help="the authority's 6-digit division code")
+@click.option("--note", default="")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def token_create(env: Environment, issuer: str, note: str, data_dir: str | None):
+    if not (issuer.isdigit() and len(issuer) == 6):
+        raise click.BadParameter("a 6-digit division code such as 210100", param_hint="--issuer")
+    config = _config(env, data_dir)
+    with open_store(config) as store:
+        token_id, secret = store.create_token(issuer, env.now(), note)
+    env.out(f"token {token_id} for issuer {issuer}; it is shown only now, keep it secret")
+    env.out(secret)
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def token_revoke(env: Environment, token_id: str, data_dir: str | None):
+    config = _config(env, data_dir)
+    with open_store(config) as store:
+        if not store.revoke_token(token_id, env.now()):
+            raise click.ClickException(f"no token {token_id}")
+    env.out(f"token {token_id} revoked")
+
+
+def main(args: list[str], env: Environment | None = None) -> ExitStatus:
+    return run(cli, "crane-verify", args, env or Environment())
+
+
+def entry() -> None:
+    sys.exit(main(sys.argv[1:]))
+

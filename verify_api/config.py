@@ -1,0 +1,73 @@
+"""Service configuration, from the environment (DESIGN.md names) or a test's dict."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_RATE_LIMIT = "120/minute"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("var")
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    rate_limit: str | None = DEFAULT_RATE_LIMIT
+    issuer_rate_limit: str = "600/minute"
+    bad_token_limit: str = "20/minute"  # noqa: S105 - a rate, not a secret
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    retention_days: int = 180
+    max_body: int = 64 * 1024
+    max_qr_query: int = 4096
+    redis_timeout: float = 1.0
+    redis_replicas: int = 0
+    trust_reload_s: float = 2.0
+    now: Callable[[], datetime] = field(default=_now, compare=False)
+
+    @property
+    def trust_path(self) -> Path:
+        return self.data_dir / "trust" / "trust.json"
+
+    @property
+    def root_pub_path(self) -> Path:
+        return Path(os.environ.get("CRANE_ROOT_PUB") or self.data_dir / "trust" / "root.pub.pem")
+
+    @property
+    def feed_key_path(self) -> Path:
+        return self.data_dir / "keys" / "feed.key.pem"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        env = os.environ if env is None else env
+        rate = env.get("CRANE_RATE_LIMIT", DEFAULT_RATE_LIMIT).strip()
+        proxies = tuple(ipaddress.ip_network(p.strip(), strict=False)
+                        for p in env.get("CRANE_TRUSTED_PROXIES", "").split(",") if p.strip())
+        config = cls(
+            data_dir=Path(env.get("CRANE_DATA_DIR", "var")),
+            redis_url=env.get("REDIS_URL") or None,
+            public_url=env.get("CRANE_PUBLIC_URL", cls.public_url),
+            rate_limit=None if rate.lower() == "off" else rate,
+            trusted_proxies=proxies,
+            retention_days=int(env.get("CRANE_LOG_RETENTION_DAYS", "180")),
+            redis_replicas=int(env.get("CRANE_REDIS_REPLICAS", "0")),
+        )
+        return config.with_(**overrides)
+
+    def with_(self, **overrides: Any) -> Config:
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        if "data_dir" in overrides:
+            overrides["data_dir"] = Path(overrides["data_dir"])
+        return replace(self, **overrides)

@@ -1,0 +1,183 @@
+"""Demo data: a root, three Liaoning issuers, a feed key, a signed trust list and ~50 certificates.
+
+Deterministic and idempotent: the same records and (Ed25519 being deterministic) the same payloads on
+every run; only the QR images and the manifest follow the current public URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import segno
+
+from keys.algorithms import Alg, PrivateKey
+from keys.answer import State
+from keys.payload import issue, qr_prefix
+from keys.record import Category, Record
+from keys.samples import CITIES, authority_credit_code, sample_record
+from keys.trustlist import KeyRole, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
+
+from .store import Outcome, Store
+
+CHINA = timezone(timedelta(hours=8))
+KEY_NOT_BEFORE = datetime(2024, 1, 1, tzinfo=CHINA)
+ACTOR = "operator:demo"
+
+# How many demo certificates end in each registry state (superseded ones also bring their valid successor).
+PLAN: tuple[tuple[State, int], ...] = (
+    (State.VALID, 28), (State.ENDED, 5), (State.SUPERSEDED, 4), (State.REVOKED, 3), (State.SUSPENDED, 3),
+    (State.PAPER_LEGACY, 5),
+)
+REASONS = {
+    State.ENDED: "拆卸告知已完成 / dismantling notice completed",
+    State.REVOKED: "提供虚假材料，撤销使用登记 / registration obtained with false documents",
+    State.SUSPENDED: "安全检查发现重大隐患，责令停用整改 / serious hazard found; use suspended pending repair",
+    State.SUPERSEDED: "更正安装位置 / installation position corrected",
+}
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    root: PrivateKey
+    issuers: dict[str, PrivateKey]
+    feed: PrivateKey
+
+
+@dataclass(frozen=True)
+class DemoCertificate:
+    record: dict[str, Any]
+    qr_text: str | None
+    expected: State
+
+
+def _key(path: Path, alg: Alg = Alg.EDDSA) -> PrivateKey:
+    if path.exists():
+        return PrivateKey.from_pem(path.read_bytes())
+    key = PrivateKey.generate(alg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.pem())
+    return key
+
+
+def ensure_keys(data_dir: Path) -> DemoKeys:
+    """Demo keys live in the git-ignored data folder, generated on first use, never committed."""
+    key_dir = data_dir / "keys"
+    root = _key(key_dir / "root.key.pem")
+    issuers = {city.code: _key(key_dir / f"issuer-{city.code}.key.pem") for city in CITIES}
+    feed = _key(key_dir / "feed.key.pem")
+    keys = DemoKeys(root, issuers, feed)
+    trust_dir = data_dir / "trust"
+    trust_dir.mkdir(parents=True, exist_ok=True)
+    (trust_dir / "root.pub.pem").write_bytes(root.public_key().pem())
+    trust_path = trust_dir / "trust.json"
+    wanted = demo_trust_list(keys)
+    if not trust_path.exists() or SignedTrustList.loads(trust_path.read_bytes()).body != wanted.body():
+        trust_path.write_bytes(SignedTrustList.sign(wanted, root).dumps())
+    return keys
+
+
+def demo_trust_list(keys: DemoKeys) -> TrustList:
+    issuers = tuple(TrustedIssuer(c.code, c.authority, authority_credit_code(c)) for c in CITIES)
+    entries = tuple(TrustedKey(k.public_key().kid, k.public_key(), code, KeyRole.ISSUER, not_before=KEY_NOT_BEFORE)
+                    for code, k in keys.issuers.items())
+    feed = TrustedKey(keys.feed.public_key().kid, keys.feed.public_key(), CITIES[0].code, KeyRole.FEED,
+                      not_before=KEY_NOT_BEFORE)
+    return TrustList(root=keys.root.public_key(), serial=1, issued_at=KEY_NOT_BEFORE, issuers=issuers,
+                     keys=(*entries, feed))
+
+
+def demo_certificates(keys: DemoKeys, public_url: str) -> list[DemoCertificate]:
+    rng = random.Random(20240730)
+    out: list[DemoCertificate] = []
+    index = 100
+    for state, count in PLAN:
+        for n in range(count):
+            index += 1
+            city = CITIES[index % len(CITIES)]
+            category = list(Category)[index % 4]
+            paper = state is State.PAPER_LEGACY
+            issued_on = date(2023, 3, 1) + timedelta(days=rng.randrange(450)) if paper else None
+            raw = sample_record(rng, index, city=city, category=category, issued_on=issued_on, paper=paper)
+            if paper:
+                out.append(DemoCertificate(raw, None, state))
+                continue
+            out.append(DemoCertificate(raw, _sign(raw, keys, public_url), state))
+            if state is State.SUPERSEDED:
+                corrected = json.loads(json.dumps(raw))
+                corrected["version"] = 2
+                corrected["licence_id"] = raw["licence_id"][:-5] + "002." + _check(raw["licence_id"], 2)
+                corrected["project"]["position"] = ("1#楼南侧", "6#楼东侧", "地下车库北侧", "主楼西侧")[n % 4]
+                out.append(DemoCertificate(corrected, _sign(corrected, keys, public_url), State.VALID))
+    return out
+
+
+def _check(licence_id: str, version: int) -> str:
+    from keys.identifiers import LicenceId
+
+    parsed = LicenceId.parse(licence_id)
+    return replace(parsed, version=version).check
+
+
+def _sign(raw: dict[str, Any], keys: DemoKeys, public_url: str) -> str:
+    record = Record.from_json(raw)
+    signed_at = datetime.combine(record.issued_on, datetime.min.time(), CHINA) + timedelta(hours=9, minutes=30)
+    return issue(record, keys.issuers[record.issuer.code], public_url, signed_at.astimezone(UTC))
+
+
+def load(store: Store, certificates: list[DemoCertificate], now: datetime) -> int:
+    """Register every demo certificate and bring it to its planned state; returns how many were new."""
+    created = 0
+    for cert in certificates:
+        record = cert.record
+        if record.get("version", 1) > 1:
+            change = store.correct(record, cert.qr_text, REASONS[State.SUPERSEDED], ACTOR, now, record["issuer"]["code"])
+            created += change.outcome is Outcome.CHANGED
+            continue
+        change = store.register(record, cert.qr_text, ACTOR, now)
+        if change.outcome is not Outcome.CREATED:
+            continue
+        created += 1
+        if cert.expected in (State.ENDED, State.REVOKED, State.SUSPENDED):
+            since = now - timedelta(days=3 + created % 40)
+            store.change_status(record["registration_no"], cert.expected, REASONS[cert.expected], ACTOR, now,
+                                issuer=None, since=since,
+                                action="dismantling" if cert.expected is State.ENDED else "status")
+    return created
+
+
+def write_manifest(data_dir: Path, certificates: list[DemoCertificate], public_url: str, root_pub: Path) -> Path:
+    demo_dir = data_dir / "demo"
+    qr_dir = demo_dir / "qr"
+    qr_dir.mkdir(parents=True, exist_ok=True)
+    prefix = qr_prefix(public_url)
+    entries = []
+    for cert in certificates:
+        record = cert.record
+        entry: dict[str, Any] = {"registration_no": record["registration_no"], "version": record.get("version", 1),
+                                 "record_no": record["equipment"]["record_no"], "expected_status": cert.expected.value}
+        if cert.qr_text:
+            text = prefix + cert.qr_text.rsplit("/", 1)[1]
+            png = qr_dir / f"cert-{len(entries) + 1:03d}-v{entry['version']}.png"
+            segno.make(text, error="m", micro=False).save(png, kind="png", scale=6, border=4)
+            entry.update(qr_text=text, qr_png=str(png.resolve()))
+        entries.append(entry)
+    manifest = {"public_url": public_url, "root_pub": str(root_pub.resolve()), "certificates": entries}
+    path = demo_dir / "manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    return path
+
+
+def build(store: Store, data_dir: Path, public_url: str, now: datetime) -> tuple[Path, int]:
+    """Everything `crane-verify demo` does: keys, trust list, certificates, QR images, manifest."""
+    keys = ensure_keys(data_dir)
+    certificates = demo_certificates(keys, public_url)
+    created = load(store, certificates, now)
+    return write_manifest(data_dir, certificates, public_url, data_dir / "trust" / "root.pub.pem"), created

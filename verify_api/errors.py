@@ -1,0 +1,53 @@
+"""Every error the API gives is JSON `{"code", "message"}`; nothing reaches a bare 500 page."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .store import StoreUnavailable
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    response = jsonify({"code": code, "message": message})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.errorhandler(StoreUnavailable)
+    def store_down(exc: StoreUnavailable):
+        return error_response(503, "store_unavailable", "登记库暂时无法访问，请稍后重试 / registry unavailable, retry later",
+                              {"Retry-After": "5"})
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if not _wants_json() and exc.code in (404, 405):
+            from .pages import error_page
+
+            return error_page(exc.code or 500)
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 429 and getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        return error_response(500, "internal_error", "服务内部错误 / internal error")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"

@@ -1,0 +1,196 @@
+"""The issuing authorities' API: register, change status, dismantling notice, correction.
+
+Every call carries a bearer token scoped to one issuer code; an issuer touches only its own certificates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from keys.answer import SignatureResult, State
+from keys.errors import RecordError
+from keys.payload import verify_at
+from keys.record import Record
+
+from .errors import ApiError
+from .privacy import mask_record
+from .services import services
+from .store import Change, Outcome
+
+bp = Blueprint("issuer", __name__, url_prefix="/api/v1/issuer")
+
+_ISSUER_STATES = {State.VALID, State.SUSPENDED, State.REVOKED, State.ENDED}
+
+
+def require_token(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        found = services().store.check_token(token.strip()) if scheme.lower() == "bearer" else None
+        if found is None:
+            raise ApiError(401, "unauthorized", "缺少或无效的访问令牌 / missing or invalid bearer token",
+                           {"WWW-Authenticate": 'Bearer realm="crane-issuer"'})
+        g.token_id, g.issuer = found
+        g.actor = f"issuer:{g.issuer}:{g.token_id}"
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _body() -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "请以 application/json 提交 / send JSON")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "请求体不是 JSON 对象 / body is not a JSON object")
+    return body
+
+
+def _signed_record(body: dict[str, Any]) -> tuple[Record, str | None]:
+    """The record, checked field by field, and its QR payload checked against the trust list and the token."""
+    try:
+        record = Record.from_json(body.get("record"))
+    except RecordError as exc:
+        raise ApiError(400, "invalid_record", str(exc)) from None
+    if record.issuer.code != g.issuer:
+        _deny(record.registration_no, "register", f"token of {g.issuer} used for {record.issuer.code}")
+    qr_text = body.get("qr_text")
+    if record.paper:
+        if qr_text:
+            raise ApiError(400, "invalid_record", "纸质证书没有二维码 / a paper certificate has no QR payload")
+        return record, None
+    if not isinstance(qr_text, str):
+        raise ApiError(400, "missing_qr_text", "电子证书须附签名二维码内容 qr_text / qr_text is required")
+    s = services()
+    verification = verify_at(qr_text, s.trust.current(), s.config.now())
+    if verification.result is not SignatureResult.VALID:
+        raise ApiError(422, "signature_" + verification.result.value,
+                       f"二维码签名未通过：{verification.result.value} / payload signature: {verification.result.value}"
+                       + (f" ({verification.reason})" if verification.reason else ""))
+    differences = verification.claims.differences(record)
+    if differences:
+        raise ApiError(422, "payload_mismatch", "二维码内容与登记记录不一致 / payload differs from the record: "
+                       + ", ".join(differences))
+    return record, qr_text.strip()
+
+
+def _deny(registration_no: str, action: str, why: str) -> None:
+    s = services()
+    s.store.record_denied(g.actor, action, registration_no, s.config.now(), why)
+    raise ApiError(403, "forbidden", "该证书不属于本发证机关 / this certificate belongs to another issuer")
+
+
+def _answer(change: Change, registration_no: str, action: str, created: int = 200):
+    if change.outcome is Outcome.FORBIDDEN:
+        _deny(registration_no, action, f"owned by {change.detail}")
+    if change.outcome is Outcome.NOT_FOUND:
+        raise ApiError(404, "not_found", "未查询到该使用登记编号 / no such registration number")
+    if change.outcome is Outcome.CONFLICT:
+        raise ApiError(409, "conflict", change.detail)
+    if change.outcome is Outcome.REFUSED:
+        raise ApiError(409, "transition_refused", change.detail)
+    status = created if change.outcome is Outcome.CREATED else 200
+    return jsonify({"outcome": change.outcome.value, "registration_no": registration_no, "version": change.version,
+                    "before": change.before.value if change.before else None,
+                    "after": change.after.value if change.after else None}), status
+
+
+@bp.post("/certificates")
+@require_token
+def register():
+    record, qr_text = _signed_record(_body())
+    s = services()
+    change = s.store.register(record.to_json(), qr_text, g.actor, s.config.now())
+    return _answer(change, record.registration_no, "register", created=201)
+
+
+@bp.get("/certificates/<path:registration_no>")
+@require_token
+def show(registration_no: str):
+    s = services()
+    stored = s.store.get(registration_no)
+    if stored is None:
+        raise ApiError(404, "not_found", "未查询到该使用登记编号 / no such registration number")
+    if stored.issuer != g.issuer:
+        _deny(registration_no, "read", f"owned by {stored.issuer}")
+    return jsonify({"registration_no": registration_no, "version": stored.version, "state": stored.state.value,
+                    "reason": stored.reason, "since": stored.since.isoformat(), "record": mask_record(stored.record),
+                    "history": s.store.history(registration_no)})
+
+
+@bp.post("/certificates/<path:registration_no>/status")
+@require_token
+def change_status(registration_no: str):
+    body = _body()
+    try:
+        target = State(body.get("state"))
+    except ValueError:
+        target = None
+    if target not in _ISSUER_STATES:
+        raise ApiError(400, "bad_state", "state 须为 valid、suspended、revoked 或 ended / state must be valid, "
+                                         "suspended, revoked or ended; corrections supersede")
+    reason = _reason(body)
+    s = services()
+    change = s.store.change_status(registration_no, target, reason, g.actor, s.config.now(), g.issuer)
+    return _answer(change, registration_no, "status")
+
+
+@bp.post("/certificates/<path:registration_no>/dismantling")
+@require_token
+def dismantling(registration_no: str):
+    """A completed dismantling notice (拆卸告知) ends the certificate from its completion time."""
+    body = _body()
+    s = services()
+    completed_at = _time(body.get("completed_at"), "completed_at")
+    if completed_at > s.config.now():
+        raise ApiError(400, "bad_time", "拆卸完成时间不能晚于当前时间 / completed_at is in the future")
+    notice = body.get("notice_no") or ""
+    if not isinstance(notice, str) or len(notice) > 64:
+        raise ApiError(400, "bad_notice", "notice_no 须为不超过 64 字的文本 / notice_no must be text")
+    reason = "拆卸告知已完成" + (f"（{notice}）" if notice else "") + " / dismantling notice completed"
+    change = s.store.change_status(registration_no, State.ENDED, reason, g.actor, s.config.now(), g.issuer,
+                                   since=completed_at, action="dismantling")
+    return _answer(change, registration_no, "dismantling")
+
+
+@bp.post("/certificates/<path:registration_no>/corrections")
+@require_token
+def correction(registration_no: str):
+    """Version N+1 is registered and N superseded in one atomic step."""
+    body = _body()
+    record, qr_text = _signed_record(body)
+    if record.registration_no != registration_no or record.version < 2:
+        raise ApiError(400, "bad_version", "更正须为同一编号的新版本 / a correction is a later version of this number")
+    s = services()
+    change = s.store.correct(record.to_json(), qr_text, _reason(body), g.actor, s.config.now(), g.issuer)
+    return _answer(change, registration_no, "correction", created=201)
+
+
+@bp.get("/audit")
+@require_token
+def audit():
+    s = services()
+    since = request.args.get("since", "0")
+    entries = s.store.audit(since, 500, issuer=g.issuer)
+    return jsonify({"entries": [e.to_json() for e in entries], "next": entries[-1].id if entries else since})
+
+
+def _reason(body: dict[str, Any]) -> str:
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
+        raise ApiError(400, "bad_reason", "须填写原因（200 字以内）/ a reason of at most 200 characters is required")
+    return reason.strip()
+
+
+def _time(value: Any, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, "bad_time", f"{name} 须为带时区的 ISO 8601 时间 / {name} must be ISO 8601") from None
+    if moment.tzinfo is None:
+        raise ApiError(400, "bad_time", f"{name} 须带时区 / {name} needs a time zone")
+    return moment

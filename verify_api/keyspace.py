@@ -1,0 +1,54 @@
+"""Every Redis key the service uses, made by one function per entity.
+
+Keys that must change together carry the same hash tag ({...}), so the same code runs on Redis Cluster:
+all keys of one registration number share its slot; the status feed and the audit log are one stream
+each, so each stays in order.
+"""
+
+from __future__ import annotations
+
+PREFIX = "crane"
+
+
+def certificate(registration_no: str) -> str:
+    """Hash: latest version, state of the registration as a whole, record_no for lookups."""
+    return f"{PREFIX}:{{c:{registration_no}}}"
+
+
+def version(registration_no: str, number: int) -> str:
+    """Hash: one version's record, signed payload, state, reason, since, registered_at."""
+    return f"{PREFIX}:{{c:{registration_no}}}:v{number}"
+
+
+def history(registration_no: str) -> str:
+    """List: every status event of a registration, oldest first."""
+    return f"{PREFIX}:{{c:{registration_no}}}:history"
+
+
+def licence(licence_id: str) -> str:
+    """String: the registration number and version an e-licence identifier names."""
+    return f"{PREFIX}:{{l:{licence_id}}}"
+
+
+def feed() -> str:
+    """Stream: every status change in order; replayed from the start it gives every current state."""
+    return f"{PREFIX}:{{feed}}"
+
+
+def audit() -> str:
+    """Stream, append-only: who changed what, when, before and after."""
+    return f"{PREFIX}:{{audit}}"
+
+
+def token(token_id: str) -> str:
+    """Hash: an issuer token's issuer code and the SHA-256 of its secret (never the secret)."""
+    return f"{PREFIX}:{{t:{token_id}}}"
+
+
+def scan_log() -> str:
+    """Stream: raw QR texts and client addresses, trimmed to the retention period."""
+    return f"{PREFIX}:{{scans}}"
+
+
+def limiter_prefix() -> str:
+    return f"{PREFIX}:limits"

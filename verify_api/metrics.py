@@ -1,0 +1,26 @@
+"""Prometheus metrics: requests and latency by endpoint, verdict counts. Multiprocess under gunicorn."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter("crane_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
+LATENCY = Histogram("crane_http_request_duration_seconds", "HTTP request latency", ["endpoint"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+VERDICTS = Counter("crane_verdicts_total", "Verification answers", ["signature", "state", "ok"])
+
+
+def exposition() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest()
+
+
+def count_verdict(answer_json: dict) -> None:
+    VERDICTS.labels(answer_json["signature"]["result"], answer_json["status"]["state"],
+                    str(answer_json["verdict"]["ok"]).lower()).inc()

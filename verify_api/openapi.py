@@ -1,0 +1,156 @@
+"""The OpenAPI 3.1 description of every endpoint, served at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keys.answer import SignatureResult, State
+
+_ERROR = {"type": "object", "required": ["code", "message"],
+          "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+_NULLABLE_STR = {"type": ["string", "null"]}
+_ISSUER_REF = {"type": ["object", "null"], "properties": {"code": {"type": "string"}, "name": _NULLABLE_STR}}
+_ANSWER = {
+    "type": "object", "required": ["verdict", "signature", "status", "certificate", "checked_at"],
+    "properties": {
+        "verdict": {"type": "object", "required": ["ok", "zh", "en"],
+                    "properties": {"ok": {"type": "boolean"}, "zh": {"type": "string"}, "en": {"type": "string"}}},
+        "signature": {"type": "object", "required": ["result"], "properties": {
+            "result": {"enum": [r.value for r in SignatureResult]}, "kid": _NULLABLE_STR, "alg": _NULLABLE_STR,
+            "issuer": _ISSUER_REF}},
+        "status": {"type": "object", "required": ["state", "reason", "since", "source", "superseded_by"],
+                   "properties": {
+                       "state": {"enum": [s.value for s in State]},
+                       "label": {"type": "object", "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
+                       "reason": {"type": "string"}, "since": _NULLABLE_STR,
+                       "source": {"enum": ["registry", "offline"]},
+                       "superseded_by": {"type": ["object", "null"], "properties": {
+                           "registration_no": {"type": "string"}, "version": {"type": "integer"}}},
+                       "data_time": _NULLABLE_STR}},
+        "certificate": {"type": ["object", "null"], "description": "Certificate fields; personal data masked."},
+        "checked_at": {"type": "string", "format": "date-time"},
+        "mismatches": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_CHANGE = {"type": "object", "required": ["outcome", "registration_no"], "properties": {
+    "outcome": {"enum": ["created", "unchanged", "changed"]}, "registration_no": {"type": "string"},
+    "version": {"type": ["integer", "null"]}, "before": _NULLABLE_STR, "after": _NULLABLE_STR}}
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    words = {400: "Bad request", 401: "Missing or wrong token", 403: "Another issuer's certificate",
+             404: "Not found", 409: "Conflict or refused transition", 413: "Too large", 415: "Not JSON",
+             422: "Payload refused", 429: "Rate limited", 503: "Store unavailable"}
+    return {str(c): _json("Error", words[c]) for c in codes}
+
+
+_REG_PATH = {"name": "registration_no", "in": "path", "required": True, "schema": {"type": "string"}}
+_SIGNED_RECORD = {"type": "object", "required": ["record"], "properties": {
+    "record": {"type": "object", "description": "The certificate record (DESIGN.md); paper ones have paper: true"},
+    "qr_text": {"type": "string", "description": "The signed QR text; required unless paper"}}}
+
+
+def spec(public_url: str) -> dict[str, Any]:
+    bearer = [{"issuerToken": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Crane certificate verification", "version": "1.0.0",
+                 "description": "Resolve a QR code of a crane use-registration certificate (建筑起重机械使用登记证书) "
+                                "to its signature validity and registry status."},
+        "servers": [{"url": public_url}],
+        "paths": {
+            "/api/v1/verify": {
+                "post": {"summary": "Resolve any QR text", "operationId": "verifyPost",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "required": ["qr"], "properties": {"qr": {"type": "string"}}}}}},
+                         "responses": {"200": _json("Answer", "The answer, for any text"),
+                                       **_errors(400, 413, 415, 429)}},
+                "get": {"summary": "Resolve any QR text", "operationId": "verifyGet",
+                        "parameters": [{"name": "qr", "in": "query", "required": True, "schema": {"type": "string"}}],
+                        "responses": {"200": _json("Answer", "The answer, for any text"),
+                                      **_errors(400, 413, 429)}},
+            },
+            "/api/v1/certificates/{registration_no}": {"get": {
+                "summary": "Look a certificate up by its registration and property record numbers",
+                "operationId": "certificate",
+                "parameters": [_REG_PATH, {"name": "record_no", "in": "query", "required": True,
+                                           "schema": {"type": "string"}}],
+                "responses": {"200": _json("Answer", "Both numbers match"), **_errors(404, 429, 503)}}},
+            "/api/v1/trust-list": {"get": {
+                "summary": "The signed trust list", "operationId": "trustList",
+                "responses": {"200": {"description": "The document", "headers": {"ETag": {"schema": {"type": "string"}}},
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "304": {"description": "Not modified"}, **_errors(429)}}},
+            "/api/v1/status-feed": {"get": {
+                "summary": "Signed pages of every certificate's state, then changes", "operationId": "statusFeed",
+                "parameters": [{"name": "since", "in": "query", "schema": {"type": "string"}},
+                               {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+                "responses": {"200": _json("FeedPage", "One signed page"), **_errors(400, 429, 503)}}},
+            "/api/v1/issuer/certificates": {"post": {
+                "summary": "Register a signed certificate", "operationId": "register", "security": bearer,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _SIGNED_RECORD}}},
+                "responses": {"201": _json("Change", "Registered"), "200": _json("Change", "Already registered"),
+                              **_errors(400, 401, 403, 409, 413, 415, 422, 429, 503)}}},
+            "/api/v1/issuer/certificates/{registration_no}": {"get": {
+                "summary": "An issuer's own certificate with its history", "operationId": "issuerShow",
+                "security": bearer, "parameters": [_REG_PATH],
+                "responses": {"200": {"description": "The certificate",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              **_errors(401, 403, 404, 429, 503)}}},
+            "/api/v1/issuer/certificates/{registration_no}/status": {"post": {
+                "summary": "Suspend, revoke, reinstate or end", "operationId": "changeStatus", "security": bearer,
+                "parameters": [_REG_PATH],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["state", "reason"], "properties": {
+                        "state": {"enum": ["valid", "suspended", "revoked", "ended"]},
+                        "reason": {"type": "string", "maxLength": 200}}}}}},
+                "responses": {"200": _json("Change", "Changed"), **_errors(400, 401, 403, 404, 409, 413, 415,
+                                                                              429, 503)}}},
+            "/api/v1/issuer/certificates/{registration_no}/dismantling": {"post": {
+                "summary": "A completed dismantling notice (拆卸告知) ends the certificate",
+                "operationId": "dismantling", "security": bearer, "parameters": [_REG_PATH],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["completed_at"], "properties": {
+                        "completed_at": {"type": "string", "format": "date-time"},
+                        "notice_no": {"type": "string", "maxLength": 64}}}}}},
+                "responses": {"200": _json("Change", "Ended"), **_errors(400, 401, 403, 404, 409, 413, 415,
+                                                                            429, 503)}}},
+            "/api/v1/issuer/certificates/{registration_no}/corrections": {"post": {
+                "summary": "Register version N+1 and supersede N atomically", "operationId": "correction",
+                "security": bearer, "parameters": [_REG_PATH],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    **_SIGNED_RECORD, "required": ["record", "reason"],
+                    "properties": {**_SIGNED_RECORD["properties"], "reason": {"type": "string"}}}}}},
+                "responses": {"201": _json("Change", "Corrected"), **_errors(400, 401, 403, 404, 409, 413, 415,
+                                                                                422, 429, 503)}}},
+            "/api/v1/issuer/audit": {"get": {
+                "summary": "The issuer's audit entries", "operationId": "audit", "security": bearer,
+                "parameters": [{"name": "since", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Entries", "content": {"application/json": {
+                    "schema": {"type": "object"}}}}, **_errors(401, 429, 503)}}},
+            "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
+                                 "responses": {"200": {"description": "Alive"}}}},
+            "/readyz": {"get": {"summary": "Readiness (store and trust list)", "operationId": "readyz",
+                                "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics",
+                                 "responses": {"200": {"description": "Text exposition",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+        "components": {
+            "schemas": {"Answer": _ANSWER, "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
+                "type": "object", "required": ["page", "kid", "alg", "sig"], "properties": {
+                    "page": {"type": "object", "required": ["entries", "next", "more"], "properties": {
+                        "entries": {"type": "array", "items": {"type": "object"}}, "next": {"type": "string"},
+                        "more": {"type": "boolean"}, "since": {"type": "string"}, "format": {"type": "integer"},
+                        "generated_at": {"type": "string"}}},
+                    "kid": {"type": "string"}, "alg": {"type": "string"}, "sig": {"type": "string"}}}},
+            "securitySchemes": {"issuerToken": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,121 @@
+"""Resolve any QR text to the answer: which certificate, is its signature good, what is its status now."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from keys.answer import Answer, IssuerRef, Signature, SignatureResult, Source, State, Status
+from keys.errors import IdentifierError
+from keys.identifiers import LicenceId
+from keys.payload import MAX_TEXT, Verification, verify_at
+from keys.record import Category
+from keys.trustlist import TrustList
+
+from .privacy import mask_record
+from .store import Store, StoredVersion, StoreUnavailable, payload_sha
+
+_LICENCE_IN_TEXT = re.compile(r"1\.2\.156\.3005\.2\.[0-9A-Za-z.]{20,120}")
+
+NOT_REGISTERED = "未查询到登记信息（新发证书可能尚未同步），请联系发证机关 / No registration found; new certificates may not have arrived yet"
+DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs from the registered certificate"
+STORE_DOWN = "登记库暂时无法访问 / The registry cannot be reached right now"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    answer: Answer
+    store_down: bool = False
+    kind: str = "payload"   # payload | licence_id | malformed
+
+
+def resolve(text: str, trust: TrustList, store: Store, now: datetime) -> Resolution:
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        return _malformed(now, "QR text too long")
+    match = _LICENCE_IN_TEXT.search(text)
+    if match:
+        return _by_licence_id(match.group(0).rstrip("."), trust, store, now)
+    verification = verify_at(text, trust, now)
+    if verification.result is SignatureResult.MALFORMED and verification.claims is None:
+        return _malformed(now, verification.reason)
+    return _by_payload(text, verification, trust, store, now)
+
+
+def _malformed(now: datetime, reason: str) -> Resolution:
+    status = Status(State.UNKNOWN, reason="不是本系统的证书二维码 / not a certificate code of this system")
+    return Resolution(Answer(Signature(SignatureResult.MALFORMED), status, now), kind="malformed")
+
+
+def _by_payload(text: str, verification: Verification, trust: TrustList, store: Store, now: datetime) -> Resolution:
+    signature = verification.signature()
+    claims = verification.claims
+    if claims is None or verification.result is SignatureResult.INVALID:
+        # Claims without a good signature are an attacker's words: look nothing up for them.
+        status = Status(State.UNKNOWN, reason="签名未通过，未查询登记状态 / signature failed; status not looked up")
+        return Resolution(Answer(signature, status, now))
+    try:
+        stored = store.get(claims.registration_no, claims.version)
+    except StoreUnavailable:
+        status = Status(State.UNKNOWN, reason=STORE_DOWN)
+        return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)), store_down=True)
+    if stored is None:
+        status = Status(State.NOT_FOUND, reason=NOT_REGISTERED)
+        return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)))
+    if payload_sha(text.strip(), {}) != payload_sha(stored.qr_text, {}):
+        status = Status(State.NOT_FOUND, reason=DIFFERS)
+        return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)))
+    key = verification.key
+    if (verification.valid and key and key.compromised_at and stored.registered_at >= key.compromised_at):
+        # The key was stolen: a backdated signing time cannot hide when the registry first saw the payload.
+        signature = replace(signature, result=SignatureResult.KEY_REVOKED)
+    return Resolution(Answer(signature, _status(stored), now, public_certificate(stored)))
+
+
+def _by_licence_id(candidate: str, trust: TrustList, store: Store, now: datetime) -> Resolution:
+    try:
+        licence_id = str(LicenceId.parse(candidate))
+    except IdentifierError as exc:
+        return _malformed(now, str(exc))
+    try:
+        found = store.by_licence(licence_id)
+        stored = store.get(*found) if found else None
+    except StoreUnavailable:
+        return Resolution(Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.UNKNOWN, reason=STORE_DOWN),
+                                 now), store_down=True, kind="licence_id")
+    if stored is None:
+        return Resolution(Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.NOT_FOUND,
+                                 reason=NOT_REGISTERED), now), kind="licence_id")
+    return Resolution(answer_for_stored(stored, trust, now), kind="licence_id")
+
+
+def answer_for_stored(stored: StoredVersion, trust: TrustList, now: datetime) -> Answer:
+    """The answer for a certificate found by number: its stored issuer signature checked afresh."""
+    if stored.qr_text:
+        verification = verify_at(stored.qr_text, trust, now)
+        signature = verification.signature()
+        key = verification.key
+        if verification.valid and key and key.compromised_at and stored.registered_at >= key.compromised_at:
+            signature = replace(signature, result=SignatureResult.KEY_REVOKED)
+    else:
+        issuer = trust.issuer(stored.issuer)
+        signature = Signature(SignatureResult.NOT_APPLICABLE,
+                              issuer=IssuerRef(issuer.code, issuer.name) if issuer else None)
+    return Answer(signature, _status(stored), now, public_certificate(stored))
+
+
+def _status(stored: StoredVersion) -> Status:
+    superseded_by = ({"registration_no": stored.registration_no, "version": stored.superseded_by}
+                     if stored.superseded_by else None)
+    return Status(stored.state, reason=stored.reason, since=stored.since, source=Source.REGISTRY,
+                  superseded_by=superseded_by)
+
+
+def public_certificate(stored: StoredVersion) -> dict:
+    record = mask_record(stored.record)
+    equipment = record.get("equipment", {})
+    if equipment.get("category"):
+        equipment["category_zh"] = Category(equipment["category"]).zh
+    record["latest_version"] = stored.latest
+    record["registered_at"] = stored.registered_at.isoformat(timespec="seconds")
+    return record
