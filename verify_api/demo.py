@@ -139,7 +139,7 @@ def load(store: Store, certificates: list[DemoCertificate], now: datetime) -> in
         record = cert.record
         if record.get("version", 1) > 1:
             change = store.correct(record, cert.qr_text, REASONS[State.SUPERSEDED], ACTOR, now, record["issuer"]["code"])
-            created += change.outcome is Outcome.CHANGED
+            created += change.outcome is Outcome.CREATED
             continue
         change = store.register(record, cert.qr_text, ACTOR, now)
         if change.outcome is not Outcome.CREATED:

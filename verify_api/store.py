@@ -347,15 +347,14 @@ class Store:
                   keyspace.history(registration_no)],
             args=[number - 1, number, issuer, payload_sha(qr_text, record), json.dumps(fields, ensure_ascii=False),
                   reason, _iso(now), json.dumps(event, ensure_ascii=False)]))
-        outcome = Outcome(reply[0])
-        if outcome is not Outcome.CHANGED:
-            return Change(outcome, detail=reply[1])
+        if reply[0] != "changed":
+            return Change(Outcome(reply[0]), detail=reply[1])
         before = State(reply[1])
         self._publish(registration_no, number - 1, actor, "correction", {"state": before.value, "version": number - 1},
                       {"state": State.SUPERSEDED.value, "superseded_by": number, "reason": reason}, now)
         self._publish(registration_no, number, actor, "correction", None, {"state": state.value, "version": number},
                       now, licence_id=record.get("licence_id"))
-        return Change(outcome, number, before, state)
+        return Change(Outcome.CREATED, number, before, state)
 
     def _publish(self, registration_no: str, number: int, actor: str, action: str, before: Any, after: Any,
                  now: datetime, licence_id: str | None = None) -> None:

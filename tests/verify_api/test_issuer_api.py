@@ -1,0 +1,167 @@
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from keys.payload import issue
+from keys.record import Record
+from keys.samples import CITIES, sample_record
+from verify_api import demo
+
+SIGNED_AT = datetime(2025, 6, 1, 1, tzinfo=UTC)
+
+
+def signed(demo_keys, index=900, city=CITIES[0], version=1, **changes):
+    raw = sample_record(random.Random(index), index, city=city)
+    raw.update(changes)
+    if version > 1:
+        raw["version"] = version
+        raw["licence_id"] = raw["licence_id"][:-5] + f"{version:03d}." + demo._check(raw["licence_id"], version)
+    record = Record.from_json(raw)
+    return raw, issue(record, demo_keys.issuers[city.code], "https://verify.example.cn", SIGNED_AT)
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_register_is_idempotent_and_conflicts_are_409(client, token, demo_keys):
+    raw, qr = signed(demo_keys)
+    first = client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(token))
+    assert first.status_code == 201 and first.get_json()["outcome"] == "created"
+    again = client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(token))
+    assert again.status_code == 200 and again.get_json()["outcome"] == "unchanged"
+    other_raw, other_qr = signed(demo_keys, registration_no=raw["registration_no"])
+    other_raw["equipment"]["factory_serial"] = "2099-0001"
+    other_qr = issue(Record.from_json(other_raw), demo_keys.issuers["210100"], "https://verify.example.cn", SIGNED_AT)
+    conflict = client.post("/api/v1/issuer/certificates", json={"record": other_raw, "qr_text": other_qr},
+                           headers=auth(token))
+    assert conflict.status_code == 409
+    answer = client.post("/api/v1/verify", json={"qr": qr}).get_json()
+    assert answer["status"]["state"] == "valid" and answer["verdict"]["ok"]
+
+
+def test_register_checks_signature_record_and_issuer(client, token, demo_keys):
+    raw, qr = signed(demo_keys)
+    tampered = dict(raw, equipment=dict(raw["equipment"], record_no="辽A-T-99999"))
+    response = client.post("/api/v1/issuer/certificates", json={"record": tampered, "qr_text": qr}, headers=auth(token))
+    assert response.status_code == 422 and "record_no" in response.get_json()["message"]
+    forged = qr[:-12] + ("A" if qr[-12] != "A" else "B") + qr[-11:]
+    response = client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": forged}, headers=auth(token))
+    assert response.status_code == 422
+    bad = dict(raw, licence_id=raw["licence_id"][:-1] + "0")
+    response = client.post("/api/v1/issuer/certificates", json={"record": bad, "qr_text": qr}, headers=auth(token))
+    assert response.status_code == 400 and "licence_id" in response.get_json()["message"]
+
+
+def test_an_issuer_cannot_touch_another_issuers_certificates(client, store, demo_keys):
+    dalian_token = store.create_token(CITIES[1].code, datetime.now(UTC))[1]
+    shenyang_token = store.create_token(CITIES[0].code, datetime.now(UTC))[1]
+    raw, qr = signed(demo_keys)
+    denied = client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr},
+                         headers=auth(dalian_token))
+    assert denied.status_code == 403
+    client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(shenyang_token))
+    reg = raw["registration_no"]
+    for path, body in (("/status", {"state": "revoked", "reason": "x"}),
+                       ("/dismantling", {"completed_at": "2025-09-01T10:00:00+08:00"})):
+        response = client.post(f"/api/v1/issuer/certificates/{reg}{path}", json=body, headers=auth(dalian_token))
+        assert response.status_code == 403
+    assert client.get(f"/api/v1/issuer/certificates/{reg}", headers=auth(dalian_token)).status_code == 403
+    denials = [e for e in store.audit() if e.action.endswith(":denied")]
+    assert len(denials) == 4 and all(e.actor.startswith("issuer:210200:") for e in denials)
+    assert store.get(reg).state.value == "valid"
+
+
+def test_status_transitions(client, token, demo_keys):
+    raw, qr = signed(demo_keys)
+    client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(token))
+    url = f"/api/v1/issuer/certificates/{raw['registration_no']}/status"
+
+    def to(state, expect):
+        response = client.post(url, json={"state": state, "reason": "检查"}, headers=auth(token))
+        assert response.status_code == expect, (state, response.get_json())
+        return response.get_json()
+
+    to("valid", 409)                       # reinstating only from suspended
+    assert to("suspended", 200) == {"outcome": "changed", "registration_no": raw["registration_no"], "version": 1,
+                                    "before": "valid", "after": "suspended"}
+    to("valid", 200)
+    to("superseded", 400)                  # only through a correction
+    to("revoked", 200)
+    to("valid", 409)
+    to("suspended", 409)
+    to("ended", 200)
+    for state in ("valid", "suspended", "revoked", "ended"):
+        to(state, 409)                     # ended is final
+    assert client.post(url, json={"state": "ended"}, headers=auth(token)).status_code == 400  # reason required
+    history = client.get(f"/api/v1/issuer/certificates/{raw['registration_no']}", headers=auth(token)).get_json()
+    assert [h.get("after") for h in history["history"]] == ["valid", "suspended", "valid", "revoked", "ended"]
+
+
+def test_dismantling_notice_ends_the_certificate_from_its_completion_time(client, token, demo_keys):
+    raw, qr = signed(demo_keys)
+    client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(token))
+    url = f"/api/v1/issuer/certificates/{raw['registration_no']}/dismantling"
+    future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    assert client.post(url, json={"completed_at": future}, headers=auth(token)).status_code == 400
+    assert client.post(url, json={"completed_at": "2025-09-01 10:00"}, headers=auth(token)).status_code == 400
+    response = client.post(url, json={"completed_at": "2025-09-01T10:00:00+08:00", "notice_no": "辽A-CX-2025-0012"},
+                           headers=auth(token))
+    assert response.status_code == 200 and response.get_json()["after"] == "ended"
+    answer = client.post("/api/v1/verify", json={"qr": qr}).get_json()
+    assert answer["status"]["state"] == "ended"
+    assert answer["status"]["since"] == "2025-09-01T10:00:00+08:00"
+    assert "辽A-CX-2025-0012" in answer["status"]["reason"]
+    assert answer["verdict"]["zh"] == "证书已终止（已办理拆卸告知）"
+
+
+def test_a_correction_supersedes_atomically(client, token, demo_keys, store):
+    raw, qr = signed(demo_keys)
+    client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(token))
+    reg = raw["registration_no"]
+    raw2, qr2 = signed(demo_keys, version=2)
+    raw2["project"]["position"] = "9#楼西侧"
+    qr2 = issue(Record.from_json(raw2), demo_keys.issuers["210100"], "https://verify.example.cn", SIGNED_AT)
+    url = f"/api/v1/issuer/certificates/{reg}/corrections"
+    response = client.post(url, json={"record": raw2, "qr_text": qr2, "reason": "更正安装位置"}, headers=auth(token))
+    assert response.status_code == 201, response.get_json()
+    old = client.post("/api/v1/verify", json={"qr": qr}).get_json()
+    new = client.post("/api/v1/verify", json={"qr": qr2}).get_json()
+    assert old["status"]["state"] == "superseded" and old["status"]["superseded_by"]["version"] == 2
+    assert new["status"]["state"] == "valid" and new["certificate"]["project"]["position"] == "9#楼西侧"
+    again = client.post(url, json={"record": raw2, "qr_text": qr2, "reason": "x"}, headers=auth(token))
+    assert again.status_code == 409
+    feed = [(e.version, e.state.value) for e in store.feed() if e.registration_no == reg]
+    assert feed == [(1, "valid"), (1, "superseded"), (2, "valid")]
+
+
+def test_tokens_are_hashed_and_revocation_is_immediate(client, store, demo_keys):
+    token_id, token = store.create_token("210100", datetime.now(UTC))
+    raw_keys = store.client.keys("*{t:*")
+    stored = store.client.hgetall(raw_keys[0])
+    assert token.split("_", 2)[2] not in json.dumps(stored)
+    assert client.get("/api/v1/issuer/audit", headers=auth(token)).status_code == 200
+    store.revoke_token(token_id, datetime.now(UTC))
+    assert client.get("/api/v1/issuer/audit", headers=auth(token)).status_code == 401
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer crv_x_y", "Basic abc", "Bearer " + "crv_" + "a" * 12 + "_x"])
+def test_wrong_tokens_are_401(client, header):
+    response = client.get("/api/v1/issuer/audit", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert set(response.get_json()) == {"code", "message"}
+
+
+def test_every_change_is_audited(client, token, demo_keys, store):
+    raw, qr = signed(demo_keys)
+    client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(token))
+    client.post(f"/api/v1/issuer/certificates/{raw['registration_no']}/status",
+                json={"state": "suspended", "reason": "隐患整改"}, headers=auth(token))
+    entries = client.get("/api/v1/issuer/audit", headers=auth(token)).get_json()["entries"]
+    mine = [e for e in entries if e["registration_no"] == raw["registration_no"]]
+    assert [e["action"] for e in mine] == ["register", "status"]
+    assert mine[1]["before"] == {"state": "valid"} and mine[1]["after"]["state"] == "suspended"
+    assert all(e["actor"].startswith("issuer:210100:") and e["at"] for e in mine)
