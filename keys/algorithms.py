@@ -55,6 +55,22 @@ def _der_to_raw(der: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+# ECDSA accepts (r, s) and (r, n - s) alike; only the low form is made and accepted, so one payload has
+# exactly one valid signature (as in BIP 62).
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _low_s(raw: bytes) -> bytes:
+    s = int.from_bytes(raw[32:], "big")
+    return raw if s <= _P256_N // 2 else raw[:32] + (_P256_N - s).to_bytes(32, "big")
+
+
+def _p256_verify(key: Any, sig: bytes, data: bytes) -> None:
+    if len(sig) != 64 or int.from_bytes(sig[32:], "big") > _P256_N // 2:
+        raise InvalidSignature
+    key.verify(_raw_to_der(sig), data, _ECDSA_SHA256)
+
+
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _SM2_SM3 = gm_ec.ECDSA(gm_hashes.SM3())
 
@@ -72,8 +88,8 @@ _SCHEMES: dict[Alg, _Scheme] = {
     Alg.ES256: _Scheme(
         Alg.ES256, -7,
         generate=lambda: ec.generate_private_key(ec.SECP256R1()),
-        sign=lambda k, data: _der_to_raw(k.sign(data, _ECDSA_SHA256)),
-        verify=lambda k, sig, data: k.verify(_raw_to_der(sig), data, _ECDSA_SHA256),
+        sign=lambda k, data: _low_s(_der_to_raw(k.sign(data, _ECDSA_SHA256))),
+        verify=_p256_verify,
         is_private=lambda k: isinstance(k, ec.EllipticCurvePrivateKey) and isinstance(k.curve, ec.SECP256R1),
         is_public=lambda k: isinstance(k, ec.EllipticCurvePublicKey) and isinstance(k.curve, ec.SECP256R1),
     ),
@@ -87,7 +103,6 @@ _SCHEMES: dict[Alg, _Scheme] = {
         serialization=gm_serialization,
     ),
 }
-COSE_IDS: dict[int, Alg] = {s.cose_id: s.alg for s in _SCHEMES.values()}
 
 
 def cose_id(alg: Alg) -> int:

@@ -81,7 +81,7 @@ class _Reader:
             out: dict[Any, Any] = {}
             for _ in range(arg):
                 key = self.item(depth + 1)
-                if not isinstance(key, int | str):
+                if isinstance(key, bool) or not isinstance(key, int | str):
                     raise CborError("map keys must be integers or text")
                 if key in out:
                     raise CborError(f"duplicate map key {key!r}")

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 import cbor2
 
 from . import cbor
-from .algorithms import COSE_IDS, Alg, PrivateKey, cose_id
+from .algorithms import Alg, PrivateKey, cose_id
 from .answer import IssuerRef, Signature, SignatureResult
 from .identifiers import CRANE_TYPE_CODE, LicenceId
 from .record import Category, Record
@@ -62,6 +62,7 @@ class Field:
 
 _URL_RE = re.compile(r"(?i:https?)://[^/?#\s]{1,253}/[Vv]/([A-Z2-7]+)")
 _BARE_RE = re.compile(r"[A-Z2-7]{16,}")
+_SERIAL_RE = re.compile(r"[0-9A-Z]{1,32}")
 _EPOCH = date(1970, 1, 1)
 
 
@@ -153,7 +154,7 @@ class Claims:
             raise Malformed("claims are not a map with the certificate claim")
         try:
             registration_no = _typed(claims, CTI, bytes).decode("utf-8")
-            return cls(
+            result = cls(
                 issuer_code=_typed(claims, ISS, str),
                 signed_at=datetime.fromtimestamp(_typed(claims, IAT, int), UTC),
                 registration_no=registration_no,
@@ -166,8 +167,16 @@ class Claims:
                 licence_serial=_typed(cert, Field.LICENCE_SERIAL, str, None),
                 licence_id_full=_typed(cert, Field.LICENCE_ID, str, None),
             )
+            # A signed payload must still describe a certificate the rest of the system can state.
+            if not 1 <= result.version <= 999:
+                raise ValueError("version must be 1-999")
+            if result.licence_serial is not None and not _SERIAL_RE.fullmatch(result.licence_serial):
+                raise ValueError("licence serial must be 1-32 characters of 0-9 and A-Z")
+            if result.licence_id_full is not None:
+                LicenceId.parse(result.licence_id_full)
         except (ValueError, OverflowError, OSError) as exc:
             raise Malformed(f"claims: {exc}") from None
+        return result
 
 
 def _typed(obj: dict, key: int, kind: type, *default):
@@ -181,9 +190,9 @@ def _typed(obj: dict, key: int, kind: type, *default):
     return value
 
 
-def _loads(data: bytes, what: str):
+def _loads(data: bytes, what: str, tags: frozenset[int] = frozenset()):
     try:
-        return cbor.loads(data, MAX_DEPTH, allowed_tags=frozenset({cbor.COSE_SIGN1_TAG}))
+        return cbor.loads(data, MAX_DEPTH, allowed_tags=tags)
     except cbor.CborError as exc:
         raise Malformed(f"{what}: {exc}") from None
 
@@ -302,7 +311,7 @@ def parse_cose(data: bytes) -> Envelope:
         raise Malformed("not a tagged COSE_Sign1")
     if len(data) > MAX_INFLATED:
         raise Malformed(f"COSE structure larger than {MAX_INFLATED} bytes")
-    item = _loads(data, "COSE")
+    item = _loads(data, "COSE", frozenset({cbor.COSE_SIGN1_TAG}))
     if not isinstance(item, cbor.Tagged) or item.tag != cbor.COSE_SIGN1_TAG:
         raise Malformed("not a tagged COSE_Sign1")
     parts = item.value
@@ -363,8 +372,7 @@ def verify_envelope(envelope: Envelope, trust: TrustList, now: datetime) -> Veri
     key = next((k for k in candidates
                 if cose_id(k.alg) == envelope.alg_id and k.public_key.verify(envelope.signature, message)), None)
     if key is None:
-        alg = COSE_IDS.get(envelope.alg_id)
-        return Verification(SignatureResult.INVALID, kid=envelope.kid, alg=alg,
+        return Verification(SignatureResult.INVALID, kid=envelope.kid,
                             reason="signature does not verify with any trusted key of this kid")
     issuer = trust.issuer(key.issuer)
     found = Verification(SignatureResult.VALID, kid=key.kid, alg=key.alg, issuer=issuer, key=key)
@@ -378,7 +386,13 @@ def verify_envelope(envelope: Envelope, trust: TrustList, now: datetime) -> Veri
     if claims.signed_at > now + FUTURE_SKEW:
         return _with(found, SignatureResult.KEY_NOT_VALID_AT_ISSUE, reason="signing time is in the future")
     judged = key.judge(claims.signed_at)
-    return _with(found, judged, reason="" if judged is SignatureResult.VALID else f"key {key.kid} is {key.state}")
+    reasons = {
+        SignatureResult.VALID: "",
+        SignatureResult.KEY_REVOKED: f"key {key.kid} is compromised from {key.compromised_at}",
+        SignatureResult.KEY_NOT_VALID_AT_ISSUE: f"signed at {claims.signed_at}, outside key {key.kid}'s validity "
+                                                f"{key.not_before or '-'} .. {key.not_after or '-'}",
+    }
+    return _with(found, judged, reason=reasons[judged])
 
 
 def _with(v: Verification, result: SignatureResult, **changes) -> Verification:

@@ -18,6 +18,7 @@ from typing import Any
 from .algorithms import Alg, PrivateKey, PublicKey
 from .answer import SignatureResult
 from .errors import CraneError, TrustListError
+from .identifiers import validate_credit_code
 
 _DOMAIN = b"crane-trust-list-v1\x00"
 FORMAT = 1
@@ -131,7 +132,8 @@ class TrustList:
             root = body.get("root") and PublicKey.from_spki(base64.b64decode(body["root"]["public_key"], validate=True))
             return cls(
                 root=root, serial=int(body["serial"]), issued_at=_time(body.get("issued_at")),
-                issuers=tuple(TrustedIssuer(str(i["code"]), str(i["name"]), i.get("credit_code"))
+                issuers=tuple(TrustedIssuer(str(i["code"]), str(i["name"]),
+                                            i.get("credit_code") and validate_credit_code(i["credit_code"]))
                               for i in body["issuers"]),
                 keys=tuple(TrustedKey.from_json(k) for k in body["keys"]),
             )

@@ -217,3 +217,30 @@ def test_mutated_real_payloads_are_never_valid(world, record, data):
         return
     result = verify_at(pack(bytes(cose)), world.trust, NOW)
     assert result.result is not SignatureResult.VALID
+
+
+def test_es256_signatures_have_one_form_only(world, record):
+    """(r, n - s) verifies in plain ECDSA: refusing the high form keeps one accepted encoding."""
+    from keys.algorithms import _P256_N
+
+    key = world.key(Alg.ES256)
+    for i in range(8):
+        cose = payload.parse_cose(sign(Claims.from_record(record, SIGNED + timedelta(seconds=i)), key))
+        s = int.from_bytes(cose.signature[32:], "big")
+        assert s <= _P256_N // 2
+        flipped = cose.signature[:32] + (_P256_N - s).to_bytes(32, "big")
+        forged = cbor2.dumps(cbor2.CBORTag(18, [cose.protected, {}, cose.payload, flipped]))
+        assert verify_at(pack(forged), world.trust, NOW).result is SignatureResult.INVALID
+
+
+def test_boolean_map_keys_are_malformed():
+    from keys.cbor import CborError, loads
+
+    with pytest.raises(CborError, match="integers or text"):
+        loads(cbor2.dumps({True: "210100"}))
+
+
+def test_a_signed_payload_with_an_impossible_licence_serial_is_malformed(world, record):
+    claims = replace(Claims.from_record(record, SIGNED), licence_serial="bad serial!")
+    result = verify_at(pack(sign(claims, world.key())), world.trust, NOW)
+    assert result.result is SignatureResult.MALFORMED and "serial" in result.reason
