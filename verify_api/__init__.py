@@ -12,6 +12,7 @@ from keys.algorithms import PrivateKey
 
 from . import errors, logs, metrics
 from .config import Config
+from .scanlog import ScanLog
 from .services import Services, client_address
 from .store import Store
 from .trust import TrustSource
@@ -39,8 +40,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         strategy="moving-window", headers_enabled=True, swallow_errors=True,
         in_memory_fallback_enabled=True,
     )
-    app.extensions["crane"] = Services(config, store, TrustSource(config.trust_path, config.root_pub_path,
-                                                                  config.trust_reload_s), feed_key, limiter)
+    trust = TrustSource(config.trust_path, config.root_pub_path, config.trust_reload_s)
+    scan_log = ScanLog(config.data_dir / "scanlog", config.retention_days)
+    app.extensions["crane"] = Services(config, store, trust, feed_key, limiter, scan_log)
     logger = logs.configure()
 
     from . import api, issuer_api, ops, pages

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from keys.feed import sign_page
 
@@ -13,7 +13,6 @@ from . import metrics
 from .errors import ApiError
 from .resolve import Resolution, answer_for_stored, resolve
 from .services import client_address, services
-from .store import StoreUnavailable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 FEED_PAGE = 500
@@ -26,11 +25,10 @@ def resolve_text(text: str) -> Resolution:
     resolution = resolve(text, s.trust.current(), s.store, now)
     answer = resolution.answer.to_json()
     metrics.count_verdict(answer)
-    if not resolution.store_down:
-        try:
-            s.store.log_scan(text, client_address(), now, s.config.retention_days)
-        except StoreUnavailable:
-            pass  # the scan log is best effort; the answer is not
+    try:
+        s.scan_log.append(text, client_address(), now)
+    except OSError:
+        current_app.logger.warning("scan log not writable")  # the answer matters more than its log
     return resolution
 
 

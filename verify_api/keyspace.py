@@ -45,10 +45,5 @@ def token(token_id: str) -> str:
     return f"{PREFIX}:{{t:{token_id}}}"
 
 
-def scan_log() -> str:
-    """Stream: raw QR texts and client addresses, trimmed to the retention period."""
-    return f"{PREFIX}:{{scans}}"
-
-
 def limiter_prefix() -> str:
     return f"{PREFIX}:limits"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 from keys.answer import Answer, IssuerRef, Signature, SignatureResult, Source, State, Status
 from keys.errors import IdentifierError
@@ -23,6 +26,36 @@ DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs f
 STORE_DOWN = "登记库暂时无法访问 / The registry cannot be reached right now"
 
 
+class VerificationCache:
+    """Signature checks are a pure function of the text and the trust list: keep recent ones.
+
+    Keyed by the exact text and the trust list instance, so a reloaded list (a key retired or
+    compromised) starts afresh. A result that depended on the clock (signed in the future) is not kept.
+    """
+
+    def __init__(self, size: int = 8192):
+        self.size = size
+        self._trust: TrustList | None = None
+        self._entries: OrderedDict[str, Verification] = OrderedDict()
+
+    def verify(self, text: str, trust: TrustList, now: datetime) -> Verification:
+        if trust is not self._trust:
+            self._trust, self._entries = trust, OrderedDict()
+        found = self._entries.get(text)
+        if found is not None:
+            self._entries.move_to_end(text)
+            return found
+        result = verify_at(text, trust, now)
+        if result.result is not SignatureResult.KEY_NOT_VALID_AT_ISSUE:
+            self._entries[text] = result
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return result
+
+
+_cache = VerificationCache()
+
+
 @dataclass(frozen=True)
 class Resolution:
     answer: Answer
@@ -36,7 +69,7 @@ def resolve(text: str, trust: TrustList, store: Store, now: datetime) -> Resolut
     match = _LICENCE_IN_TEXT.search(text)
     if match:
         return _by_licence_id(match.group(0).rstrip("."), trust, store, now)
-    verification = verify_at(text, trust, now)
+    verification = _cache.verify(text, trust, now)
     if verification.result is SignatureResult.MALFORMED and verification.claims is None:
         return _malformed(now, verification.reason)
     return _by_payload(text, verification, trust, store, now)
@@ -92,7 +125,7 @@ def _by_licence_id(candidate: str, trust: TrustList, store: Store, now: datetime
 def answer_for_stored(stored: StoredVersion, trust: TrustList, now: datetime) -> Answer:
     """The answer for a certificate found by number: its stored issuer signature checked afresh."""
     if stored.qr_text:
-        verification = verify_at(stored.qr_text, trust, now)
+        verification = _cache.verify(stored.qr_text, trust, now)
         signature = verification.signature()
         key = verification.key
         if verification.valid and key and key.compromised_at and stored.registered_at >= key.compromised_at:
@@ -112,10 +145,16 @@ def _status(stored: StoredVersion) -> Status:
 
 
 def public_certificate(stored: StoredVersion) -> dict:
-    record = mask_record(stored.record)
+    record = _masked(stored.record_json)
+    return {**record, "latest_version": stored.latest,
+            "registered_at": stored.registered_at.isoformat(timespec="seconds")}
+
+
+@lru_cache(maxsize=4096)
+def _masked(record_json: str) -> dict:
+    """Masking walks every string with regexes; a stored record never changes, so do it once per record."""
+    record = mask_record(json.loads(record_json))
     equipment = record.get("equipment", {})
     if equipment.get("category"):
         equipment["category_zh"] = Category(equipment["category"]).zh
-    record["latest_version"] = stored.latest
-    record["registered_at"] = stored.registered_at.isoformat(timespec="seconds")
     return record

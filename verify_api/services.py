@@ -11,6 +11,7 @@ from flask_limiter import Limiter
 from keys.algorithms import PrivateKey
 
 from .config import Config
+from .scanlog import ScanLog
 from .store import Store
 from .trust import TrustSource
 
@@ -22,6 +23,7 @@ class Services:
     trust: TrustSource
     feed_key: PrivateKey | None
     limiter: Limiter
+    scan_log: ScanLog
 
 
 def services() -> Services:

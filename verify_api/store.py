@@ -59,7 +59,7 @@ class StoredVersion:
     registration_no: str
     version: int
     issuer: str
-    record: dict[str, Any]
+    record_json: str
     qr_text: str | None
     state: State
     reason: str
@@ -69,8 +69,8 @@ class StoredVersion:
     latest: int
 
     @property
-    def paper(self) -> bool:
-        return bool(self.record.get("paper"))
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.record_json)
 
 
 @dataclass(frozen=True)
@@ -246,16 +246,20 @@ class Store:
 
     def get(self, registration_no: str, version: int | None = None) -> StoredVersion | None:
         def read() -> StoredVersion | None:
-            meta = self.client.hgetall(keyspace.certificate(registration_no))
-            if not meta:
+            if version is None:
+                meta = self.client.hgetall(keyspace.certificate(registration_no))
+                data = meta and self.client.hgetall(keyspace.version(registration_no, int(meta["latest"])))
+            else:  # one round trip when the version is known, as it is for every scanned payload
+                pipe = self.client.pipeline(transaction=False)
+                pipe.hgetall(keyspace.certificate(registration_no))
+                pipe.hgetall(keyspace.version(registration_no, version))
+                meta, data = pipe.execute()
+            if not meta or not data:
                 return None
             number = version or int(meta["latest"])
-            data = self.client.hgetall(keyspace.version(registration_no, number))
-            if not data:
-                return None
             return StoredVersion(
                 registration_no=registration_no, version=number, issuer=meta["issuer"],
-                record=json.loads(data["record"]), qr_text=data.get("qr_text") or None, state=State(data["state"]),
+                record_json=data["record"], qr_text=data.get("qr_text") or None, state=State(data["state"]),
                 reason=data.get("reason", ""), since=datetime.fromisoformat(data["since"]),
                 registered_at=datetime.fromisoformat(data["registered_at"]),
                 superseded_by=int(data["superseded_by"]) if data.get("superseded_by") else None,
@@ -474,20 +478,6 @@ class Store:
         if not data or not matches or data.get("revoked"):
             return None
         return parts[1], data["issuer"]
-
-    # --- scan log (personal data with a retention period) ---------------------------------------------
-
-    def log_scan(self, qr_text: str, client: str, now: datetime, retention_days: int) -> None:
-        """Raw QR texts and client addresses are kept only for the retention period, then dropped."""
-        oldest_ms = int((now.timestamp() - retention_days * 86400) * 1000)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(keyspace.scan_log(), {"qr": qr_text[:2048], "client": client},
-                  id=f"{int(now.timestamp() * 1000)}-*")
-        pipe.xtrim(keyspace.scan_log(), minid=oldest_ms, approximate=False)
-        self._call(lambda: pipe.execute())
-
-    def scans(self) -> list[dict[str, str]]:
-        return [dict(f, id=i) for i, f in self._call(lambda: self.client.xrange(keyspace.scan_log()))]
 
 
 def _sha256(text: str) -> str:
