@@ -1,0 +1,308 @@
+"""The offline cache (SQLite under the data directory) and verdicts from it.
+
+`crane-scan sync` fills it: the signed trust list with the root it is pinned to, and one row per
+certificate version folded from the signed status feed. Offline, a code's signature is checked with
+keys.verify_at against the cached trust list and its status comes from the rows, marked `offline`
+with the data time; what the cache cannot vouch for (a certificate it has never seen, data older than
+the allowed age) is `unknown`, never a guess.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from keys.algorithms import PublicKey
+from keys.answer import CHINA_TIME, Answer, Signature, SignatureResult, Source, State, Status
+from keys.errors import TrustListError
+from keys.payload import Verification, verify_at
+from keys.trustlist import SignedTrustList, TrustList
+
+from .verdicts import Checked
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (
+    registration_no TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    since TEXT,
+    superseded_by INTEGER,
+    record_no TEXT NOT NULL DEFAULT '',
+    registered_at TEXT,
+    cursor TEXT NOT NULL,
+    cursor_ms INTEGER NOT NULL,
+    cursor_seq INTEGER NOT NULL,
+    PRIMARY KEY (registration_no, version)
+);
+CREATE TABLE IF NOT EXISTS pins (
+    kid TEXT PRIMARY KEY,
+    spki TEXT NOT NULL,
+    pinned_at TEXT NOT NULL,
+    how TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS syncs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    server TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    trust_serial INTEGER,
+    pages INTEGER NOT NULL DEFAULT 0,
+    entries INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL DEFAULT 'running'
+);
+"""
+
+DEFAULT_MAX_AGE = timedelta(days=7)
+
+NOT_IN_DATA = "离线数据中无此证书（数据截至 {t}） / not in offline data as of {t}"
+TOO_OLD = "离线数据已过期（数据截至 {t}，超过允许的 {d}） / offline data as of {t} is older than the allowed {d}"
+DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs from the registered certificate"
+NOT_OURS = "不是本系统的证书二维码 / not a certificate code of this system"
+SIG_FAILED = "签名未通过，未查询登记状态 / signature failed; status not looked up"
+BY_LICENCE = ("离线数据无法按电子证照标识查询，请联网核验 / an e-licence identifier can only be looked up online")
+CLOCK_BEHIND = ("设备时钟早于上次同步时间（{t}），请校准时间 / the device clock is earlier than the last sync ({t}); "
+                "check the clock")
+
+_LICENCE_IN_TEXT = re.compile(r"1\.2\.156\.3005\.2\.[0-9A-Za-z.]{20,120}")
+
+
+def cache_path(data_dir: Path) -> Path:
+    return data_dir / "scanner" / "offline.sqlite"
+
+
+def parse_cursor(cursor: str) -> tuple[int, int]:
+    """A feed cursor (a Redis stream id, `ms-seq`) as a sortable pair; "0" is the start."""
+    if cursor in ("", "0"):
+        return (0, 0)
+    head, sep, tail = cursor.partition("-")
+    if not (head.isdigit() and (not sep or tail.isdigit())):
+        raise ValueError(f"not a feed cursor: {cursor!r}")
+    return int(head), int(tail or 0)
+
+
+class NoOfflineData(Exception):
+    """The cache has never been synced."""
+
+
+@dataclass(frozen=True)
+class Row:
+    registration_no: str
+    version: int
+    state: str
+    reason: str
+    since: str | None
+    superseded_by: int | None
+    record_no: str
+    registered_at: str | None
+
+
+class OfflineCache:
+    """The SQLite file. Each method is one transaction; a page of the feed is applied atomically."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> OfflineCache:
+        return cls(cache_path(data_dir))
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            with db:  # commit on success, roll back on any exception
+                yield db
+
+    # --- meta ---------------------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        if not self.exists:
+            return {}
+        with self.connect() as db:
+            return dict(db.execute("SELECT key, value FROM meta"))
+
+    @staticmethod
+    def set_meta(db: sqlite3.Connection, **values: Any) -> None:
+        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       [(k, str(v)) for k, v in values.items()])
+
+    def pinned_root(self) -> PublicKey | None:
+        spki = self.meta().get("pin_spki")
+        return PublicKey.from_spki(base64.b64decode(spki)) if spki else None
+
+    @staticmethod
+    def record_pin(db: sqlite3.Connection, root: PublicKey, at: datetime, how: str) -> None:
+        OfflineCache.set_meta(db, pin_spki=base64.b64encode(root.spki).decode("ascii"), pin_kid=root.kid)
+        db.execute("INSERT OR IGNORE INTO pins (kid, spki, pinned_at, how) VALUES (?, ?, ?, ?)",
+                   (root.kid, base64.b64encode(root.spki).decode("ascii"), _iso(at), how))
+
+    def pins(self) -> list[tuple[str, str, str]]:
+        with self.connect() as db:
+            return list(db.execute("SELECT kid, pinned_at, how FROM pins ORDER BY pinned_at, rowid"))
+
+    def trust_list(self) -> TrustList:
+        """The cached list, checked again against the pin (one signature: cheap, and the file may be copied)."""
+        meta = self.meta()
+        document, pin = meta.get("trust_document"), self.pinned_root()
+        if not document or pin is None:
+            raise NoOfflineData("no trust list in the offline data")
+        return SignedTrustList.loads(document).verify(pin)
+
+    def synced_at(self) -> datetime | None:
+        value = self.meta().get("synced_at")
+        return datetime.fromisoformat(value) if value else None
+
+    # --- certificates -------------------------------------------------------------------------------
+
+    @staticmethod
+    def apply_entries(db: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> int:
+        """Fold feed entries into rows; an entry older than the row's (by cursor) changes nothing."""
+        count = 0
+        for e in entries:
+            cursor = str(e["cursor"])
+            ms, seq = parse_cursor(cursor)
+            by = e.get("superseded_by")
+            db.execute(
+                """INSERT INTO certificates (registration_no, version, state, reason, since, superseded_by, record_no,
+                                             registered_at, cursor, cursor_ms, cursor_seq)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(registration_no, version) DO UPDATE SET
+                     state = excluded.state, reason = excluded.reason, since = excluded.since,
+                     superseded_by = excluded.superseded_by, record_no = excluded.record_no,
+                     registered_at = excluded.registered_at, cursor = excluded.cursor,
+                     cursor_ms = excluded.cursor_ms, cursor_seq = excluded.cursor_seq
+                   WHERE (excluded.cursor_ms, excluded.cursor_seq) > (certificates.cursor_ms, certificates.cursor_seq)""",
+                (str(e["registration_no"]), int(e["version"]), State(e["state"]).value, str(e.get("reason") or ""),
+                 e.get("since") or None, int(by) if by else None, str(e.get("record_no") or ""),
+                 e.get("registered_at") or None, cursor, ms, seq))
+            count += 1
+        return count
+
+    def get(self, registration_no: str, version: int) -> Row | None:
+        with self.connect() as db:
+            row = db.execute("""SELECT registration_no, version, state, reason, since, superseded_by, record_no,
+                                       registered_at FROM certificates WHERE registration_no = ? AND version = ?""",
+                             (registration_no, version)).fetchone()
+        return Row(*row) if row else None
+
+    def rows(self) -> list[Row]:
+        with self.connect() as db:
+            return [Row(*r) for r in db.execute(
+                """SELECT registration_no, version, state, reason, since, superseded_by, record_no, registered_at
+                   FROM certificates ORDER BY registration_no, version""")]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def china(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+def human_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} 天 / {seconds // 86400} d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} 小时 / {seconds // 3600} h"
+    return f"{seconds} 秒 / {seconds} s"
+
+
+class OfflineChecker:
+    """Verdicts from the cache alone. Loads the trust list once per run."""
+
+    def __init__(self, cache: OfflineCache, max_age: timedelta = DEFAULT_MAX_AGE):
+        self.cache = cache
+        self.max_age = max_age
+        self._trust: TrustList | None = None
+        self._synced: datetime | None = None
+
+    def ready(self) -> None:
+        """Raises NoOfflineData (or TrustListError) when there is nothing to check against."""
+        if self._trust is not None:
+            return
+        if not self.cache.exists:
+            raise NoOfflineData(f"no offline data at {self.cache.path}")
+        synced = self.cache.synced_at()
+        if synced is None:
+            raise NoOfflineData(f"the offline data at {self.cache.path} was never completely synced")
+        try:
+            self._trust = self.cache.trust_list()
+        except TrustListError as exc:
+            raise NoOfflineData(f"the cached trust list does not check against the pinned root: {exc}") from None
+        self._synced = synced
+
+    @property
+    def synced(self) -> datetime:
+        self.ready()
+        assert self._synced is not None
+        return self._synced
+
+    def check(self, text: str, now: datetime) -> Checked:
+        self.ready()
+        assert self._trust is not None and self._synced is not None
+        synced = self._synced
+        age = now - synced
+        notes: list[str] = []
+        clock_behind = age < timedelta(0)
+        if clock_behind:
+            notes.append(CLOCK_BEHIND.format(t=china(synced)))
+        answer = self._answer(text, now, synced, age)
+        return Checked(answer.to_json(), "offline", int(age.total_seconds()), notes, clock_behind)
+
+    def _answer(self, text: str, now: datetime, synced: datetime, age: timedelta) -> Answer:
+        trust = self._trust
+        assert trust is not None
+        offline = {"source": Source.OFFLINE, "data_time": synced}
+        if isinstance(text, str) and _LICENCE_IN_TEXT.search(text):
+            return Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.UNKNOWN, BY_LICENCE, **offline), now)
+        verification = verify_at(text, trust, now)
+        if verification.result is SignatureResult.MALFORMED and verification.claims is None:
+            return Answer(Signature(SignatureResult.MALFORMED), Status(State.UNKNOWN, NOT_OURS, **offline), now)
+        signature = verification.signature()
+        claims = verification.claims
+        certificate = claims.certificate(verification.issuer) if claims else None
+        if claims is None or verification.result is SignatureResult.INVALID:
+            return Answer(signature, Status(State.UNKNOWN, SIG_FAILED, **offline), now)
+        if age > self.max_age:
+            reason = TOO_OLD.format(t=china(synced), d=human_duration(self.max_age))
+            return Answer(signature, Status(State.UNKNOWN, reason, **offline), now, certificate)
+        row = self.cache.get(claims.registration_no, claims.version)
+        if row is None:
+            return Answer(signature, Status(State.UNKNOWN, NOT_IN_DATA.format(t=china(synced)), **offline), now,
+                          certificate)
+        if row.record_no and row.record_no != claims.record_no:
+            return Answer(signature, Status(State.NOT_FOUND, DIFFERS, **offline), now, certificate)
+        signature = _backdating(verification, signature, row)
+        superseded_by = ({"registration_no": row.registration_no, "version": row.superseded_by}
+                         if row.superseded_by else None)
+        since = datetime.fromisoformat(row.since) if row.since else None
+        status = Status(State(row.state), row.reason, since, superseded_by=superseded_by, **offline)
+        if certificate is not None and row.registered_at:
+            certificate["registered_at"] = row.registered_at
+        return Answer(signature, status, now, certificate)
+
+
+def _backdating(verification: Verification, signature: Signature, row: Row) -> Signature:
+    """As online: a stolen key's backdated signing time cannot hide when the registry first saw the payload."""
+    key = verification.key
+    if verification.valid and key and key.compromised_at and row.registered_at:
+        if datetime.fromisoformat(row.registered_at) >= key.compromised_at:
+            return replace(signature, result=SignatureResult.KEY_REVOKED)
+    return signature

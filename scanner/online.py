@@ -1,0 +1,138 @@
+"""The service over HTTP (urllib only): the verify API, the trust list and the status feed.
+
+On site the signal is poor: requests carry a short timeout, and once the service has failed to
+answer, the rest of the run goes offline at once instead of waiting out a timeout per code.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .offline import NoOfflineData, OfflineChecker
+from .verdicts import Checked
+
+USER_AGENT = "crane-scan/0.1"
+DEFAULT_TIMEOUT = 3.0
+MAX_RESPONSE = 16 * 1024 * 1024
+
+FELL_BACK = "联网核验失败（{why}），已改用离线数据 / the service could not be reached ({why}); answered from offline data"
+
+
+class Unreachable(Exception):
+    """The service did not give a usable answer: network error, timeout, HTTP error, or not JSON."""
+
+
+def base_url(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path.rstrip("/"), "", ""))
+
+
+class ServiceClient:
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT):
+        self.url = base_url(url)
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - http(s) checked in base_url
+                return resp.status, dict(resp.headers.items()), resp.read(MAX_RESPONSE)
+        except urllib.error.HTTPError as exc:
+            detail = _error_message(exc)
+            raise Unreachable(f"HTTP {exc.code}{': ' + detail if detail else ''}") from None
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise Unreachable(f"no answer within {self.timeout:g} s") from None
+            raise Unreachable(str(reason)) from None
+
+    def get_json(self, path: str) -> tuple[Any, dict[str, str]]:
+        _, headers, raw = self.request("GET", path)
+        return _json(raw), headers
+
+    def post_json(self, path: str, body: Any) -> tuple[Any, dict[str, str]]:
+        _, headers, raw = self.request("POST", path, body)
+        return _json(raw), headers
+
+    def verify(self, text: str) -> tuple[dict[str, Any], dict[str, str]]:
+        answer, headers = self.post_json("/api/v1/verify", {"qr": text})
+        if not (isinstance(answer, dict) and all(isinstance(answer.get(k), dict)
+                                                 for k in ("verdict", "signature", "status"))):
+            raise Unreachable("the service's answer is not a verification answer")
+        return answer, headers
+
+    def trust_list(self) -> bytes:
+        _, _, raw = self.request("GET", "/api/v1/trust-list")
+        return raw
+
+    def feed_page(self, since: str, limit: int) -> Any:
+        query = urllib.parse.urlencode({"since": since, "limit": limit})
+        document, _ = self.get_json(f"/api/v1/status-feed?{query}")
+        return document
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise Unreachable("the service answered with something other than JSON") from None
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(exc.read(65536))
+        return str(body.get("message", "")) if isinstance(body, dict) else ""
+    except (ValueError, OSError):
+        return ""
+
+
+class OnlineChecker:
+    """Ask the service; when it cannot answer, answer from the offline cache and say so."""
+
+    def __init__(self, client: ServiceClient, fallback: OfflineChecker | None,
+                 on_fallback: Callable[[str], None] | None = None):
+        self.client = client
+        self.fallback = fallback
+        self.down: str | None = None   # why the service is considered down for the rest of the run
+        self.on_fallback = on_fallback
+
+    def check(self, text: str, now: datetime) -> Checked:
+        if self.down is None:
+            try:
+                answer, headers = self.client.verify(text)
+            except Unreachable as exc:
+                self._went_down(str(exc))
+            else:
+                if "Retry-After" in headers and (answer.get("status") or {}).get("state") == "unknown":
+                    # The service is up but its registry store is not: the cache knows more.
+                    self._went_down("登记库暂时无法访问 / registry store unavailable")
+                else:
+                    return Checked(answer, "online", 0)
+        assert self.down is not None
+        if self.fallback is None:
+            raise NoOfflineData(f"the service at {self.client.url} cannot be reached ({self.down}) "
+                                "and there is no offline data")
+        try:
+            checked = self.fallback.check(text, now)
+        except NoOfflineData as exc:
+            raise NoOfflineData(f"the service at {self.client.url} cannot be reached ({self.down}), "
+                                f"and offline: {exc}") from None
+        checked.notes.insert(0, FELL_BACK.format(why=self.down))
+        return checked
+
+    def _went_down(self, why: str) -> None:
+        self.down = why
+        if self.on_fallback:
+            self.on_fallback(why)

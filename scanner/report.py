@@ -1,0 +1,351 @@
+"""What the inspector reads: a table, a line per verdict, JSON lines, CSV and a self-contained HTML report.
+
+Chinese first, English beside it; every verdict carries an icon and words, colour only repeats them.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from keys.answer import CHINA_TIME, SIGNATURE_LABELS, SignatureResult
+
+from .verdicts import Finding, Mark, state_label
+
+MARK_WORDS: dict[Mark, tuple[str, str]] = {
+    Mark.OK: ("通过", "OK"),
+    Mark.BAD: ("不通过", "Not OK"),
+    Mark.WARN: ("需注意", "Attention"),
+    Mark.UNKNOWN: ("无法确认", "Cannot confirm"),
+}
+
+
+@dataclass
+class Run:
+    """Everything one scan saw, for the summary, the table and the report."""
+
+    findings: list[Finding] = field(default_factory=list)
+    without_codes: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    thumbnails: dict[int, str] = field(default_factory=dict)  # id(finding) -> data URL
+    warnings: list[str] = field(default_factory=list)
+    started: datetime | None = None
+
+    def counts(self) -> Counter[Mark]:
+        return Counter(f.mark for f in self.findings)
+
+
+# --- small formatting helpers ----------------------------------------------------------------------
+
+def _get(d: Any, *path: str) -> Any:
+    for key in path:
+        d = d.get(key) if isinstance(d, dict) else None
+    return d
+
+
+def _day(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).astimezone(CHINA_TIME).strftime("%Y-%m-%d")
+    except ValueError:
+        return value
+
+
+def _minute(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return value
+
+
+def age_text(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 0:
+        return f"时钟早于同步 {(-seconds) // 60} 分 / clock {(-seconds) // 60} min before sync"
+    if seconds < 3600:
+        return f"{seconds // 60} 分钟 / {seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} 小时 / {seconds // 3600} h"
+    return f"{seconds // 86400} 天 / {seconds // 86400} d"
+
+
+def where(f: Finding) -> str:
+    name = Path(f.file).name
+    if f.frame is not None:
+        return f"{name} @{f.time_s:.1f}s (frame {f.frame})" if f.time_s is not None else f"{name} frame {f.frame}"
+    return name
+
+
+def certificate_summary(answer: dict[str, Any]) -> dict[str, str]:
+    c = answer.get("certificate") or {}
+    version = c.get("version")
+    return {
+        "registration_no": str(c.get("registration_no") or ""),
+        "version": "" if version is None else str(version),
+        "category": str(_get(c, "equipment", "category_zh") or _get(c, "equipment", "category") or ""),
+        "model": str(_get(c, "equipment", "model") or ""),
+        "record_no": str(_get(c, "equipment", "record_no") or ""),
+        "factory_serial": str(_get(c, "equipment", "factory_serial") or ""),
+        "project": str(_get(c, "project", "name") or ""),
+        "position": str(_get(c, "project", "position") or ""),
+        "user": str(_get(c, "user", "name") or ""),
+        "issuer": str(_get(c, "issuer", "name") or _get(answer, "signature", "issuer", "name") or ""),
+        "issued_on": str(c.get("issued_on") or ""),
+        "licence_id": str(c.get("licence_id") or ""),
+    }
+
+
+def status_text(answer: dict[str, Any]) -> tuple[str, str]:
+    """(Chinese, English) one-liners: state, since, and where the status came from."""
+    status = answer.get("status") or {}
+    zh, en = state_label(answer)
+    since = _day(status.get("since"))
+    if status.get("source") == "offline":
+        data = _minute(status.get("data_time"))
+        return (f"{zh}{' 自 ' + since if since else ''} · 离线数据截至 {data}",
+                f"{en}{' since ' + since if since else ''} · offline data as of {data}")
+    return (f"{zh}{' 自 ' + since if since else ''} · 登记库", f"{en}{' since ' + since if since else ''} · registry")
+
+
+def signature_text(answer: dict[str, Any]) -> tuple[str, str]:
+    try:
+        return SIGNATURE_LABELS[SignatureResult(_get(answer, "signature", "result"))]
+    except ValueError:
+        return ("?", "?")
+
+
+def verdict_line(f: Finding) -> str:
+    """One plain line per verdict (camera without a window, and logs)."""
+    verdict = f.answer.get("verdict") or {}
+    c = certificate_summary(f.answer)
+    parts = [f"{f.mark.icon} {verdict.get('zh', '')} / {verdict.get('en', '')}"]
+    if c["registration_no"]:
+        parts.append(f"{c['registration_no']} v{c['version']}")
+    if c["record_no"]:
+        parts.append(f"备案 {c['record_no']}")
+    if c["project"]:
+        parts.append(c["project"])
+    parts.append(f"[{f.checked.mode}] {where(f)}")
+    line = " · ".join(parts)
+    for note in f.checked.notes:
+        line += f"\n  ⚠ {note}"
+    return line
+
+
+# --- table -----------------------------------------------------------------------------------------
+
+def console_for(stream: TextIO, isatty: bool) -> Console:
+    return Console(file=stream, force_terminal=isatty, no_color=not isatty, highlight=False, soft_wrap=False,
+                   width=None if isatty else 200, emoji=False)
+
+
+def print_table(console: Console, run: Run) -> None:
+    if run.findings:
+        table = Table(show_lines=True, title="起重机械使用登记证书核验 / Crane certificate check")
+        table.add_column("", no_wrap=True)
+        table.add_column("结论 Verdict")
+        table.add_column("证书 Certificate")
+        table.add_column("设备 Crane")
+        table.add_column("工程 Site")
+        table.add_column("状态 Status")
+        table.add_column("来源 Source")
+        for f in run.findings:
+            verdict = f.answer.get("verdict") or {}
+            c = certificate_summary(f.answer)
+            style = f"bold {f.mark.colour}"
+            verdict_cell = Text(verdict.get("zh", ""), style=style)
+            verdict_cell.append("\n" + verdict.get("en", ""), style=f.mark.colour)
+            for name in f.answer.get("mismatches") or ():
+                verdict_cell.append(f"\n≠ {_MISMATCH_NAMES.get(name, name)}", style=f.mark.colour)
+            cert = f"{c['registration_no']} v{c['version']}\n{c['category']} {c['model']}".strip() if c["registration_no"] else \
+                "\n".join(signature_text(f.answer))
+            crane = "\n".join(x for x in (f"备案 {c['record_no']}" if c["record_no"] else "",
+                                          f"出厂 {c['factory_serial']}" if c["factory_serial"] else "") if x)
+            site = "\n".join(x for x in (c["project"], c["position"]) if x)
+            zh, en = status_text(f.answer)
+            source = f"{where(f)}\n{f.checked.mode}" + (f" · {age_text(f.checked.data_age_s)}"
+                                                      if f.checked.mode == "offline" else "")
+            table.add_row(Text(f.mark.icon, style=style), verdict_cell, cert, crane, site, f"{zh}\n{en}", source)
+        console.print(table)
+    for line in summary_lines(run):
+        console.print(line)
+
+
+_MISMATCH_NAMES = {"record_no": "产权备案编号 record no.", "factory_serial": "出厂编号 factory serial",
+                   "project": "工程名称 project"}
+
+
+def summary_lines(run: Run) -> list[str]:
+    counts = run.counts()
+    total = len(run.findings)
+    parts_zh = "，".join(f"{m.icon} {MARK_WORDS[m][0]} {counts[m]}" for m in Mark if counts[m])
+    parts_en = ", ".join(f"{MARK_WORDS[m][1]} {counts[m]}" for m in Mark if counts[m])
+    lines = [f"共 {total} 个二维码{('：' + parts_zh) if parts_zh else ''} / {total} code(s)"
+             + (f": {parts_en}" if parts_en else "")]
+    for name in run.without_codes:
+        lines.append(f"? 未发现二维码 / no QR code found: {name}")
+    for name, why in run.unreadable:
+        lines.append(f"✖ 无法读取 / unreadable, skipped: {name}: {why}")
+    for warning in dict.fromkeys(run.warnings):
+        lines.append(f"⚠ {warning}")
+    return lines
+
+
+# --- JSON lines and CSV ----------------------------------------------------------------------------
+
+def json_line(f: Finding) -> str:
+    return json.dumps(f.to_json(), ensure_ascii=False)
+
+
+CSV_FIELDS = ("file", "frame", "time_s", "ok", "icon", "verdict_zh", "verdict_en", "signature", "state",
+              "status_reason", "since", "source", "data_time", "mode", "data_age_s", "registration_no", "version",
+              "category", "model", "record_no", "factory_serial", "project", "position", "user", "issuer",
+              "mismatches", "notes", "checked_at", "engine", "text", "points")
+
+
+def csv_row(f: Finding) -> dict[str, Any]:
+    a = f.answer
+    c = certificate_summary(a)
+    status = a.get("status") or {}
+    return {
+        "file": f.file, "frame": f.frame, "time_s": f.time_s, "ok": bool(_get(a, "verdict", "ok")),
+        "icon": f.mark.icon, "verdict_zh": _get(a, "verdict", "zh"), "verdict_en": _get(a, "verdict", "en"),
+        "signature": _get(a, "signature", "result"), "state": status.get("state"),
+        "status_reason": status.get("reason"), "since": status.get("since"), "source": status.get("source"),
+        "data_time": status.get("data_time"), "mode": f.checked.mode, "data_age_s": f.checked.data_age_s,
+        "registration_no": c["registration_no"], "version": c["version"], "category": c["category"],
+        "model": c["model"], "record_no": c["record_no"], "factory_serial": c["factory_serial"],
+        "project": c["project"], "position": c["position"], "user": c["user"], "issuer": c["issuer"],
+        "mismatches": ";".join(a.get("mismatches") or ()), "notes": " | ".join(f.checked.notes),
+        "checked_at": a.get("checked_at"), "engine": f.engine, "text": f.text,
+        "points": json.dumps(f.points),
+    }
+
+
+def write_csv(path: Path, findings: Sequence[Finding]) -> None:
+    """UTF-8 with a byte order mark, so spreadsheet programs on Chinese Windows read the characters right."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for f in findings:
+            writer.writerow(csv_row(f))
+
+
+# --- HTML report -----------------------------------------------------------------------------------
+
+def thumbnail(bgr: np.ndarray, points: Sequence[Sequence[float]], mark: Mark, max_side: int = 180) -> str:
+    """A data URL: the code and some of its surroundings, outlined in the verdict's colour."""
+    pts = np.array(points, dtype=np.float32)
+    h, w = bgr.shape[:2]
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    margin = 0.3 * max(x1 - x0, y1 - y0, 8)
+    left, top = int(max(0, x0 - margin)), int(max(0, y0 - margin))
+    right, bottom = int(min(w, x1 + margin)), int(min(h, y1 + margin))
+    if right - left < 2 or bottom - top < 2:
+        left, top, right, bottom = 0, 0, w, h
+    crop = np.ascontiguousarray(bgr[top:bottom, left:right])
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    scale = min(1.0, max_side / max(crop.shape[:2]))
+    if scale < 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    outline = ((pts - [left, top]) * scale).astype(np.int32).reshape(-1, 1, 2)
+    r, g, b = mark.rgb
+    cv2.polylines(crop, [outline], True, (b, g, r), 2, cv2.LINE_AA)
+    ok, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii") if ok else ""
+
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei",sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em;margin:0 0 .2em} .meta{color:#555;margin-bottom:1em}
+.summary span{display:inline-block;margin:0 1em .5em 0;padding:.3em .7em;border-radius:4px;color:#fff;font-weight:bold}
+table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}
+th{background:#f3f3f3} td.thumb img{max-width:180px;display:block}
+.v{font-weight:bold} .en{color:#555;font-size:.9em} .note{color:#8a5a00;font-size:.9em}
+.ok{background:#e9f7ee} .bad{background:#fdecec} .warn{background:#fff6e0} .unknown{background:#eaf0fb}
+.icon{font-size:1.6em} dl{margin:0} dt{float:left;clear:left;color:#666;margin-right:.4em} dd{margin:0}
+"""
+
+_ROW_CLASS = {Mark.OK: "ok", Mark.BAD: "bad", Mark.WARN: "warn", Mark.UNKNOWN: "unknown"}
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def render_html(run: Run, now: datetime, title: str = "起重机械使用登记证书现场核验报告") -> str:
+    counts = run.counts()
+    summary = "".join(
+        f'<span style="background:rgb{m.rgb}">{_e(m.icon)} {_e(MARK_WORDS[m][0])} / {_e(MARK_WORDS[m][1])}: {counts[m]}</span>'
+        for m in Mark)
+    rows = []
+    for i, f in enumerate(run.findings, 1):
+        a = f.answer
+        verdict = a.get("verdict") or {}
+        c = certificate_summary(a)
+        zh, en = status_text(a)
+        szh, sen = signature_text(a)
+        fields = [("使用登记编号", f"{c['registration_no']} v{c['version']}" if c["registration_no"] else ""),
+                  ("设备", f"{c['category']} {c['model']}".strip()), ("产权备案编号", c["record_no"]),
+                  ("出厂编号", c["factory_serial"]), ("工程", c["project"]), ("安装位置", c["position"]),
+                  ("使用单位", c["user"]), ("发证机关", c["issuer"]), ("发证日期", c["issued_on"]),
+                  ("电子证照标识", c["licence_id"])]
+        cert = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in fields if v) or "<dd>—</dd>"
+        mism = "".join(f'<div class="note">≠ {_e(_MISMATCH_NAMES.get(m, m))}</div>' for m in a.get("mismatches") or ())
+        notes = "".join(f'<div class="note">⚠ {_e(n)}</div>' for n in f.checked.notes)
+        reason = _get(a, "status", "reason")
+        img = run.thumbnails.get(id(f), "")
+        thumb = f'<img alt="{_e("code " + str(i))}" src="{_e(img)}">' if img else ""
+        rows.append(
+            f'<tr class="{_ROW_CLASS[f.mark]}"><td>{i}</td><td class="thumb">{thumb}</td>'
+            f'<td><span class="icon">{_e(f.mark.icon)}</span> <span class="v">{_e(verdict.get("zh"))}</span>'
+            f'<div class="en">{_e(verdict.get("en"))}</div>{mism}{notes}</td>'
+            f'<td><dl>{cert}</dl></td>'
+            f'<td>{_e(zh)}<div class="en">{_e(en)}</div>'
+            f'{"<div>" + _e(reason) + "</div>" if reason else ""}'
+            f'<div class="en">签名 {_e(szh)} / {_e(sen)}</div></td>'
+            f'<td>{_e(f.checked.mode)}<div class="en">{_e(age_text(f.checked.data_age_s))}</div></td>'
+            f'<td>{_e(where(f))}<div class="en">{_e(f.file)}</div></td></tr>')
+    extra = "".join(f"<li>{_e(line)}</li>" for line in summary_lines(run)[1:])
+    generated = now.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{_e(title)}</title><style>{_CSS}</style></head><body>
+<h1>{_e(title)}</h1><div class="en">Crane use-registration certificate inspection report</div>
+<p class="meta">生成时间 Generated {_e(generated)} (UTC+8) · 二维码 {len(run.findings)} codes ·
+ 文件 {len({f.file for f in run.findings}) + len(run.without_codes)} sources</p>
+<div class="summary">{summary}</div>
+{"<ul>" + extra + "</ul>" if extra else ""}
+<table><thead><tr><th>#</th><th>二维码 Code</th><th>结论 Verdict</th><th>证书 Certificate</th><th>状态 Status</th>
+<th>核验 Mode / 数据时效 Data age</th><th>文件 File</th></tr></thead>
+<tbody>
+{"".join(rows) or '<tr><td colspan="7">未发现二维码 / no codes found</td></tr>'}
+</tbody></table>
+</body></html>
+"""
+
+
+def write_html(path: Path, run: Run, now: datetime) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(run, now), encoding="utf-8")

@@ -1,0 +1,179 @@
+"""One scanned code's verdict: the service's answer object plus where the code was and how it was checked.
+
+Online and offline answers arrive as the same JSON (DESIGN.md "Answers"); the site cross-check
+(`--expect-record`, `--expect-serial`, `--expect-project`) is applied here to either, and the verdict
+is decided again through keys.answer.decide so that a valid certificate of another crane or site
+reads 证书与设备不符 however it was checked.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from keys.answer import MISMATCH_VERDICT, STATE_LABELS, SignatureResult, State, decide
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the crane in front of the inspector says about itself, from its plate and the site board."""
+
+    record_no: str | None = None
+    factory_serial: str | None = None
+    project: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.record_no, self.factory_serial, self.project))
+
+    def to_json(self) -> dict[str, str]:
+        return {k: v for k, v in (("record_no", self.record_no), ("factory_serial", self.factory_serial),
+                                  ("project", self.project)) if v}
+
+
+_SPACE = re.compile(r"[\s\u3000\u00a0·・•\-_—–]+")
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width (NFKC), no whitespace or separator dashes, case folded."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
+def _identifier(text: str) -> str:
+    # Plates are stamped and painted: spaces and full-width letters differ, the characters do not.
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
+
+
+def mismatches(certificate: dict[str, Any] | None, expect: Expectations) -> tuple[str, ...]:
+    """Names of the expected fields this certificate states otherwise (or does not state)."""
+    if not expect or not isinstance(certificate, dict):
+        return ()
+    equipment = certificate.get("equipment") if isinstance(certificate.get("equipment"), dict) else {}
+    project = certificate.get("project") if isinstance(certificate.get("project"), dict) else {}
+    found: list[str] = []
+    if expect.record_no and _identifier(str(equipment.get("record_no") or "")) != _identifier(expect.record_no):
+        found.append("record_no")
+    if expect.factory_serial and (_identifier(str(equipment.get("factory_serial") or ""))
+                                  != _identifier(expect.factory_serial)):
+        found.append("factory_serial")
+    if expect.project:
+        stated = normalise(str(project.get("name") or ""))
+        wanted = normalise(expect.project)
+        # The site board and the certificate rarely agree to the character: either may be the shorter.
+        if not stated or not wanted or (wanted not in stated and stated not in wanted):
+            found.append("project")
+    return tuple(found)
+
+
+def cross_check(answer: dict[str, Any], expect: Expectations) -> dict[str, Any]:
+    """The answer with `mismatches` and `expected` added and the verdict decided again."""
+    if not expect:
+        return answer
+    answer = dict(answer)
+    found = mismatches(answer.get("certificate"), expect)
+    answer["expected"] = expect.to_json()
+    answer["mismatches"] = list(found)
+    try:
+        signature = SignatureResult(answer["signature"]["result"])
+        state = State(answer["status"]["state"])
+    except (KeyError, TypeError, ValueError):
+        return answer
+    answer["verdict"] = decide(signature, state, found).to_json()
+    return answer
+
+
+class Mark(Enum):
+    """Never colour alone: each verdict has an icon and words; the colour only repeats them."""
+
+    OK = ("✔", "green")
+    BAD = ("✖", "red")
+    WARN = ("⚠", "yellow")
+    UNKNOWN = ("?", "blue")
+
+    @property
+    def icon(self) -> str:
+        return self.value[0]
+
+    @property
+    def colour(self) -> str:
+        return self.value[1]
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return {"green": (0, 150, 60), "red": (210, 30, 30), "yellow": (225, 160, 0), "blue": (40, 90, 200)}[self.colour]
+
+
+_BAD_SIGNATURES = {SignatureResult.INVALID, SignatureResult.MALFORMED, SignatureResult.KEY_REVOKED,
+                   SignatureResult.KEY_NOT_VALID_AT_ISSUE}
+
+
+def mark_for(answer: dict[str, Any]) -> Mark:
+    verdict = answer.get("verdict") or {}
+    if verdict.get("ok"):
+        return Mark.OK
+    if (verdict.get("zh"), verdict.get("en")) == MISMATCH_VERDICT:
+        return Mark.BAD
+    try:
+        signature = SignatureResult((answer.get("signature") or {}).get("result"))
+        state = State((answer.get("status") or {}).get("state"))
+    except ValueError:
+        return Mark.BAD
+    if signature in _BAD_SIGNATURES or state is State.REVOKED:
+        return Mark.BAD
+    if signature is SignatureResult.UNKNOWN_KEY or state in (State.UNKNOWN, State.NOT_FOUND):
+        return Mark.UNKNOWN
+    return Mark.WARN
+
+
+@dataclass
+class Checked:
+    """What a checker (online or offline) says about one QR text."""
+
+    answer: dict[str, Any]
+    mode: str                      # "online" | "offline"
+    data_age_s: int | None
+    notes: list[str] = field(default_factory=list)
+    clock_before_sync: bool = False
+
+
+@dataclass
+class Finding:
+    """One code in one source (an image file, or a video or camera frame)."""
+
+    file: str
+    text: str
+    points: list[list[float]]
+    engine: str
+    checked: Checked
+    frame: int | None = None
+    time_s: float | None = None
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        return self.checked.answer
+
+    @property
+    def ok(self) -> bool:
+        return bool((self.answer.get("verdict") or {}).get("ok"))
+
+    @property
+    def mark(self) -> Mark:
+        return mark_for(self.answer)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.answer)
+        out.update(file=self.file, points=self.points, mode=self.checked.mode, data_age_s=self.checked.data_age_s,
+                   text=self.text, engine=self.engine, notes=list(self.checked.notes),
+                   clock_before_sync=self.checked.clock_before_sync)
+        if self.frame is not None:
+            out.update(frame=self.frame, time_s=self.time_s)
+        return out
+
+
+def state_label(answer: dict[str, Any]) -> tuple[str, str]:
+    try:
+        return STATE_LABELS[State((answer.get("status") or {}).get("state"))]
+    except ValueError:
+        return ("?", "?")
