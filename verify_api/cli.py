@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from keys.answer import SignatureResult, State
@@ -131,19 +132,25 @@ def import_command(env: Environment, file: str, data_dir: str | None):
     counts = {o: 0 for o in Outcome}
     lines = sys.stdin.readlines() if file == "-" else Path(file).read_text("utf-8").splitlines()
 
-    def accepted() -> Iterator[tuple[int, dict, str | None]]:
+    # One console on stderr for the bar and the rejections, so they never interleave.
+    console = Console(file=env.stderr, highlight=False, soft_wrap=True)
+
+    def reject(number: int, why: str) -> None:
         nonlocal rejected
+        rejected += 1
+        console.print(f"line {number}: rejected: {why}", markup=False)
+
+    def accepted() -> Iterator[tuple[int, dict, str | None]]:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 yield (number, *_checked_line(line, trust, now))
             except ValueError as exc:
-                rejected += 1
-                env.err(f"line {number}: rejected: {exc}")
+                reject(number, str(exc))
 
     progress = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=None if env.stdout_isatty else _quiet_console(env), transient=False)
+                        console=console)
     with open_store(config) as store, progress:
         task = progress.add_task("import", total=len(lines))
         items = list(accepted())
@@ -151,18 +158,11 @@ def import_command(env: Environment, file: str, data_dir: str | None):
                 ((record, qr) for _, record, qr in items), "operator:import", now), strict=True):
             counts[change.outcome] += 1
             if change.outcome is Outcome.CONFLICT or change.outcome is Outcome.FORBIDDEN:
-                rejected += 1
-                env.err(f"line {number}: rejected: {record['registration_no']}: {change.detail}")
+                reject(number, f"{record['registration_no']}: {change.detail}")
             progress.advance(task)
         progress.update(task, completed=len(lines))
     env.out(f"imported {counts[Outcome.CREATED]}, already present {counts[Outcome.UNCHANGED]}, rejected {rejected}")
     return ExitStatus.OK if rejected == 0 else ExitStatus.NOT_OK
-
-
-def _quiet_console(env: Environment):
-    from rich.console import Console
-
-    return Console(file=env.stderr, force_terminal=False, no_color=True, width=100)
 
 
 def _checked_line(line: str, trust, now) -> tuple[dict, str | None]:
