@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .verdicts import Finding
+from .verdicts import Finding, Mark
 
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 _FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "Source Han Sans SC")
@@ -72,13 +72,14 @@ def font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]
 
 
 def label_lines(finding: Finding, cjk: bool) -> list[str]:
+    """The label's words; the icon is drawn beside the first line (CJK fonts lack ✔ ✖ ⚠)."""
     verdict = finding.answer.get("verdict") or {}
-    icon = finding.mark.icon
     certificate = finding.answer.get("certificate") or {}
     number = certificate.get("registration_no")
-    lines = [f"{icon} {verdict.get('zh', '')}", str(verdict.get("en", ""))] if cjk else [f"{icon} {verdict.get('en', '')}"]
+    lines = [str(verdict.get("zh", "")), str(verdict.get("en", ""))] if cjk else [str(verdict.get("en", ""))]
     if number:
-        lines.append(f"{number} v{certificate.get('version', '?')}" if cjk else _ascii(f"{number} v{certificate.get('version', '?')}"))
+        line = f"{number} v{certificate.get('version', '?')}"
+        lines.append(line if cjk else _ascii(line))
     return lines
 
 
@@ -97,21 +98,22 @@ def draw(image: Image.Image, findings: Sequence[Finding]) -> Image.Image:
         width = max(2, int(round(max(side, shorter / 10) / 60)))
         colour = finding.mark.rgb
         pen.line([*pts, pts[0]], fill=colour, width=width, joint="curve")
-        for x, y in pts[:1]:  # the symbol's own top-left corner: orientation at a glance
-            r = width * 2
-            pen.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+        x, y = pts[0]  # the symbol's own top-left corner: orientation at a glance
+        r = width * 2
+        pen.ellipse((x - r, y - r, x + r, y + r), fill=colour)
         size = int(min(max(14, side / 9, shorter / 45), 64))
         face, cjk = font(size)
-        _label(pen, out.size, pts, label_lines(finding, cjk), face, colour)
+        _label(pen, out.size, pts, label_lines(finding, cjk), face, finding.mark)
     return out
 
 
 def _label(pen: ImageDraw.ImageDraw, size: tuple[int, int], pts: list[tuple[float, float]], lines: list[str],
-           face, colour: tuple[int, int, int]) -> None:
+           face, mark: Mark) -> None:
     pad = 4
-    boxes = [pen.textbbox((0, 0), line, font=face) for line in lines]
+    boxes = [pen.textbbox((0, 0), line or " ", font=face) for line in lines]
     line_h = max(b[3] - b[1] for b in boxes) + pad
-    w = max(b[2] - b[0] for b in boxes) + 2 * pad
+    icon = line_h  # a square beside the first line
+    w = max(b[2] - b[0] + (icon if i == 0 else 0) for i, b in enumerate(boxes)) + 2 * pad
     h = line_h * len(lines) + pad
     left = min(p[0] for p in pts)
     top = min(p[1] for p in pts) - h - pad
@@ -119,9 +121,36 @@ def _label(pen: ImageDraw.ImageDraw, size: tuple[int, int], pts: list[tuple[floa
         top = max(p[1] for p in pts) + pad
     left = int(min(max(0, left), max(0, size[0] - w)))
     top = int(min(max(0, top), max(0, size[1] - h)))
-    pen.rectangle((left, top, left + w, top + h), fill=colour)
+    pen.rectangle((left, top, left + w, top + h), fill=mark.rgb)
+    draw_icon(pen, mark, (left + pad, top + pad, left + pad + icon - pad, top + pad + icon - pad), face)
     for i, line in enumerate(lines):
-        pen.text((left + pad, top + pad + i * line_h - boxes[i][1]), line, font=face, fill=(255, 255, 255))
+        x = left + pad + (icon if i == 0 else 0)
+        pen.text((x, top + pad + i * line_h - boxes[i][1]), line, font=face, fill=(255, 255, 255))
+
+
+def draw_icon(pen: ImageDraw.ImageDraw, mark: Mark, box: tuple[float, float, float, float], face) -> None:
+    """✔ ✖ ⚠ ? drawn as shapes in white, so they show whatever glyphs the font has."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    stroke = max(2, int(w / 6))
+    white = (255, 255, 255)
+    if mark is Mark.OK:
+        pen.line([(x0 + 0.1 * w, y0 + 0.55 * h), (x0 + 0.4 * w, y0 + 0.85 * h), (x0 + 0.9 * w, y0 + 0.2 * h)],
+                 fill=white, width=stroke, joint="curve")
+    elif mark is Mark.BAD:
+        pen.line([(x0 + 0.15 * w, y0 + 0.15 * h), (x0 + 0.85 * w, y0 + 0.85 * h)], fill=white, width=stroke)
+        pen.line([(x0 + 0.85 * w, y0 + 0.15 * h), (x0 + 0.15 * w, y0 + 0.85 * h)], fill=white, width=stroke)
+    elif mark is Mark.WARN:
+        pen.polygon([(x0 + 0.5 * w, y0 + 0.05 * h), (x1, y1 - 0.05 * h), (x0, y1 - 0.05 * h)], outline=white,
+                    width=max(1, stroke // 2))
+        pen.line([(x0 + 0.5 * w, y0 + 0.35 * h), (x0 + 0.5 * w, y0 + 0.68 * h)], fill=white, width=max(1, stroke // 2))
+        pen.point((x0 + 0.5 * w, y0 + 0.8 * h), fill=white)
+        r = max(1, stroke / 3)
+        pen.ellipse((x0 + 0.5 * w - r, y0 + 0.8 * h - r, x0 + 0.5 * w + r, y0 + 0.8 * h + r), fill=white)
+    else:
+        bbox = pen.textbbox((0, 0), "?", font=face)
+        pen.text((x0 + (w - (bbox[2] - bbox[0])) / 2 - bbox[0], y0 + (h - (bbox[3] - bbox[1])) / 2 - bbox[1]), "?",
+                 font=face, fill=white)
 
 
 def bgr_to_pil(bgr: np.ndarray) -> Image.Image:

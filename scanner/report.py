@@ -114,15 +114,21 @@ def certificate_summary(answer: dict[str, Any]) -> dict[str, str]:
 
 
 def status_text(answer: dict[str, Any]) -> tuple[str, str]:
-    """(Chinese, English) one-liners: state, since, and where the status came from."""
+    """(Chinese, English) one-liners: the state and since when."""
     status = answer.get("status") or {}
     zh, en = state_label(answer)
     since = _day(status.get("since"))
-    if status.get("source") == "offline":
+    return (f"{zh}{' 自 ' + since if since else ''}", f"{en}{' since ' + since if since else ''}")
+
+
+def source_text(f: Finding) -> tuple[str, str]:
+    """(Chinese, English): where the status came from, and for offline data how old it is."""
+    status = f.answer.get("status") or {}
+    if status.get("source") == "offline" or f.checked.mode == "offline":
         data = _minute(status.get("data_time"))
-        return (f"{zh}{' 自 ' + since if since else ''} · 离线数据截至 {data}",
-                f"{en}{' since ' + since if since else ''} · offline data as of {data}")
-    return (f"{zh}{' 自 ' + since if since else ''} · 登记库", f"{en}{' since ' + since if since else ''} · registry")
+        age = age_text(f.checked.data_age_s)
+        return (f"离线 · 数据截至 {data}", f"offline · data as of {data} ({age.split(' / ')[-1]})")
+    return ("联网 · 登记库", "online · registry")
 
 
 def signature_text(answer: dict[str, Any]) -> tuple[str, str]:
@@ -166,7 +172,7 @@ def print_table(console: Console, run: Run) -> None:
         table.add_column("设备 Crane")
         table.add_column("工程 Site")
         table.add_column("状态 Status")
-        table.add_column("来源 Source")
+        table.add_column("来源 Source", no_wrap=True)
         for f in run.findings:
             verdict = f.answer.get("verdict") or {}
             c = certificate_summary(f.answer)
@@ -181,8 +187,7 @@ def print_table(console: Console, run: Run) -> None:
                                           f"出厂 {c['factory_serial']}" if c["factory_serial"] else "") if x)
             site = "\n".join(x for x in (c["project"], c["position"]) if x)
             zh, en = status_text(f.answer)
-            source = f"{where(f)}\n{f.checked.mode}" + (f" · {age_text(f.checked.data_age_s)}"
-                                                      if f.checked.mode == "offline" else "")
+            source = "\n".join((where(f), *source_text(f)))
             table.add_row(Text(f.mark.icon, style=style), verdict_cell, cert, crane, site, f"{zh}\n{en}", source)
         console.print(table)
     for line in summary_lines(run):
@@ -285,6 +290,8 @@ th{background:#f3f3f3} td.thumb img{max-width:180px;display:block}
 .v{font-weight:bold} .en{color:#555;font-size:.9em} .note{color:#8a5a00;font-size:.9em}
 .ok{background:#e9f7ee} .bad{background:#fdecec} .warn{background:#fff6e0} .unknown{background:#eaf0fb}
 .icon{font-size:1.6em} dl{margin:0} dt{float:left;clear:left;color:#666;margin-right:.4em} dd{margin:0}
+td{overflow-wrap:anywhere} td.verdict{min-width:11em} td.status{min-width:12em} td.source{min-width:12em}
+td.file{max-width:16em}
 """
 
 _ROW_CLASS = {Mark.OK: "ok", Mark.BAD: "bad", Mark.WARN: "warn", Mark.UNKNOWN: "unknown"}
@@ -305,12 +312,15 @@ def render_html(run: Run, now: datetime, title: str = "起重机械使用登记�
         verdict = a.get("verdict") or {}
         c = certificate_summary(a)
         zh, en = status_text(a)
+        src_zh, src_en = source_text(f)
         szh, sen = signature_text(a)
         fields = [("使用登记编号", f"{c['registration_no']} v{c['version']}" if c["registration_no"] else ""),
                   ("设备", f"{c['category']} {c['model']}".strip()), ("产权备案编号", c["record_no"]),
                   ("出厂编号", c["factory_serial"]), ("工程", c["project"]), ("安装位置", c["position"]),
                   ("使用单位", c["user"]), ("发证机关", c["issuer"]), ("发证日期", c["issued_on"]),
                   ("电子证照标识", c["licence_id"])]
+        if not c["registration_no"]:  # not one of ours: what the code says helps (a look-alike site's URL)
+            fields.append(("二维码内容 QR text", f.text if len(f.text) <= 200 else f.text[:200] + "…"))
         cert = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in fields if v) or "<dd>—</dd>"
         mism = "".join(f'<div class="note">≠ {_e(_MISMATCH_NAMES.get(m, m))}</div>' for m in a.get("mismatches") or ())
         notes = "".join(f'<div class="note">⚠ {_e(n)}</div>' for n in f.checked.notes)
@@ -319,14 +329,14 @@ def render_html(run: Run, now: datetime, title: str = "起重机械使用登记�
         thumb = f'<img alt="{_e("code " + str(i))}" src="{_e(img)}">' if img else ""
         rows.append(
             f'<tr class="{_ROW_CLASS[f.mark]}"><td>{i}</td><td class="thumb">{thumb}</td>'
-            f'<td><span class="icon">{_e(f.mark.icon)}</span> <span class="v">{_e(verdict.get("zh"))}</span>'
+            f'<td class="verdict"><span class="icon">{_e(f.mark.icon)}</span> <span class="v">{_e(verdict.get("zh"))}</span>'
             f'<div class="en">{_e(verdict.get("en"))}</div>{mism}{notes}</td>'
             f'<td><dl>{cert}</dl></td>'
-            f'<td>{_e(zh)}<div class="en">{_e(en)}</div>'
+            f'<td class="status">{_e(zh)}<div class="en">{_e(en)}</div>'
             f'{"<div>" + _e(reason) + "</div>" if reason else ""}'
-            f'<div class="en">签名 {_e(szh)} / {_e(sen)}</div></td>'
-            f'<td>{_e(f.checked.mode)}<div class="en">{_e(age_text(f.checked.data_age_s))}</div></td>'
-            f'<td>{_e(where(f))}<div class="en">{_e(f.file)}</div></td></tr>')
+            f'<div class="en">{_e(szh)} / {_e(sen)}</div></td>'
+            f'<td class="source">{_e(src_zh)}<div class="en">{_e(src_en)}</div></td>'
+            f'<td class="file">{_e(where(f))}<div class="en">{_e(f.file)}</div></td></tr>')
     extra = "".join(f"<li>{_e(line)}</li>" for line in summary_lines(run)[1:])
     generated = now.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
     return f"""<!DOCTYPE html>
@@ -338,7 +348,7 @@ def render_html(run: Run, now: datetime, title: str = "起重机械使用登记�
 <div class="summary">{summary}</div>
 {"<ul>" + extra + "</ul>" if extra else ""}
 <table><thead><tr><th>#</th><th>二维码 Code</th><th>结论 Verdict</th><th>证书 Certificate</th><th>状态 Status</th>
-<th>核验 Mode / 数据时效 Data age</th><th>文件 File</th></tr></thead>
+<th>核验 Mode</th><th>文件 File</th></tr></thead>
 <tbody>
 {"".join(rows) or '<tr><td colspan="7">未发现二维码 / no codes found</td></tr>'}
 </tbody></table>
