@@ -50,6 +50,13 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if config.rate_limit:
         limiter.limit(config.rate_limit)(api.bp)
         limiter.limit(config.rate_limit)(pages.bp)
+    unlimited = {"ops"} | (set() if config.rate_limit else {"api", "pages"})
+
+    @limiter.request_filter
+    def _no_limit_applies() -> bool:
+        # Resolving limits costs a good share of a cheap request: skip it where none can apply.
+        return request.blueprint in unlimited or request.endpoint == "static"
+
     # Wrong tokens cost a client its attempts; right ones are not counted against it.
     limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(issuer_api.bp)
     for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp):
