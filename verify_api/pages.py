@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from keys.answer import SIGNATURE_LABELS, STATE_LABELS, SignatureResult, State
 
@@ -210,5 +211,17 @@ def _newer_version_url(answer: dict) -> str | None:
     return url_for("pages.lookup", registration_no=newer["registration_no"], record_no=equipment["record_no"])
 
 
-def error_page(code: int):
-    return render_template("error.html", code=code), code
+def error_page(code: int, headers: dict | None = None):
+    return render_template("error.html", code=code), code, {"Cache-Control": "no-store", **(headers or {})}
+
+
+@bp.errorhandler(Exception)
+def _page_error(exc: Exception):
+    """On the public pages every error is a page for a person, not JSON (the API keeps its JSON)."""
+    if isinstance(exc, HTTPException):
+        retry_after = getattr(exc, "retry_after", None)
+        return error_page(exc.code or 500, {"Retry-After": str(retry_after)} if retry_after else None)
+    if isinstance(exc, StoreUnavailable):
+        return error_page(503, {"Retry-After": "5"})
+    current_app.logger.exception("unhandled error on a public page")
+    return error_page(500)
