@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import io
 import json
 import re
 from pathlib import Path
@@ -14,8 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from keys.cli_env import ExitStatus
+from keys.cli_env import Environment, ExitStatus
 from scanner import annotate
+from scanner.cli import main
 from tests.scanner import photos
 from tests.scanner.conftest import Photo, Service, crane_scan, make_photo
 
@@ -203,3 +205,16 @@ def test_scan_exit_statuses(synced: Path, site_photos: list[Photo], tmp_path: Pa
     assert crane_scan(["--help"]).status == ExitStatus.OK  # click prints help on the process's stdout
     helped = capsys.readouterr().out
     assert "sync" in helped and "decode" in helped and "scan" in helped
+
+
+def test_progress_bar_on_a_terminal(synced: Path, site_photos: list[Photo]) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stdout, stderr = io.StringIO(), Terminal()
+    env = Environment(stdout=stdout, stderr=stderr, vars={"CRANE_DATA_DIR": str(synced)}, stdout_isatty=False)
+    status = main(["--json", *(str(p.path) for p in site_photos[:3])], env)
+    assert status in (ExitStatus.OK, ExitStatus.NOT_OK)
+    assert len(stdout.getvalue().splitlines()) == 3  # JSON on stdout untouched by the bar
+    assert "scanning" in stderr.getvalue()

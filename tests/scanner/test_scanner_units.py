@@ -1,0 +1,156 @@
+"""Small pieces: the cross-check's tolerance, icons for every answer, durations, cursors, and the online
+checker's fallback when the service is up but its registry store is not."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import click
+import pytest
+
+from keys.answer import MISMATCH_VERDICT, SignatureResult, State, decide
+from scanner.cli import parse_duration
+from scanner.offline import parse_cursor
+from scanner.online import OnlineChecker, ServiceClient, Unreachable
+from scanner.verdicts import Expectations, Mark, cross_check, mark_for, mismatches, normalise
+from tests.scanner.conftest import Photo, crane_scan
+
+CERT = {"registration_no": "辽A-SY-2024-00456", "version": 1,
+        "equipment": {"record_no": "辽A-T-00123", "factory_serial": "2019-0456"},
+        "project": {"name": "沈阳万科翡翠公园二期项目", "position": "3#楼北侧"}}
+
+
+def _answer(result: str = "valid", state: str = "valid") -> dict:
+    return {"verdict": decide(SignatureResult(result), State(state)).to_json(), "signature": {"result": result},
+            "status": {"state": state}, "certificate": CERT, "checked_at": "2026-11-24T10:00:00+08:00"}
+
+
+@pytest.mark.parametrize(("expect", "found"), [
+    (Expectations(record_no="辽A-T-00123"), ()),
+    (Expectations(record_no=" 辽Ａ－Ｔ－００１２３ "), ()),             # full-width plate letters and dashes
+    (Expectations(record_no="辽a-t-00123"), ()),
+    (Expectations(record_no="辽A-T-00124"), ("record_no",)),
+    (Expectations(factory_serial="２０１９－０４５６"), ()),
+    (Expectations(factory_serial="2019-0457"), ("factory_serial",)),
+    (Expectations(project="万科 翡翠公园"), ()),                      # part of the name, with a space
+    (Expectations(project="辽宁省沈阳市 沈阳万科翡翠公园二期项目（南区）"), ()),  # the board says more
+    (Expectations(project="沈阳万科翡翠公园二期项目\u3000"), ()),
+    (Expectations(project="龙湖春江天越"), ("project",)),
+    (Expectations(record_no="辽A-T-00123", project="龙湖"), ("project",)),
+])
+def test_mismatches(expect: Expectations, found: tuple[str, ...]) -> None:
+    assert mismatches(CERT, expect) == found
+
+
+def test_missing_fields_do_not_pass_a_cross_check() -> None:
+    assert mismatches({"registration_no": "X"}, Expectations(record_no="A", project="B")) == ("record_no", "project")
+    assert mismatches(None, Expectations(record_no="A")) == ()  # nothing to compare: the signature verdict stands
+
+
+def test_normalise() -> None:
+    assert normalise("ＡＢＣ　１２３ - x") == "abc123x"
+
+
+def test_cross_check_decides_again() -> None:
+    checked = cross_check(_answer(), Expectations(record_no="辽A-T-99999"))
+    assert (checked["verdict"]["zh"], checked["verdict"]["en"]) == MISMATCH_VERDICT
+    assert checked["verdict"]["ok"] is False and checked["mismatches"] == ["record_no"]
+    assert mark_for(checked) is Mark.BAD
+    # A tampered code stays a signature failure whatever the plate says.
+    tampered = cross_check(_answer("invalid", "unknown"), Expectations(record_no="辽A-T-00123"))
+    assert tampered["verdict"]["zh"].startswith("签名无效")
+    # No expectations: the answer as it came.
+    plain = _answer()
+    assert cross_check(plain, Expectations()) is plain
+
+
+@pytest.mark.parametrize(("result", "state", "mark"), [
+    ("valid", "valid", Mark.OK), ("not_applicable", "paper_legacy", Mark.OK),
+    ("invalid", "unknown", Mark.BAD), ("malformed", "unknown", Mark.BAD), ("key_revoked", "valid", Mark.BAD),
+    ("key_not_valid_at_issue", "valid", Mark.BAD), ("valid", "revoked", Mark.BAD),
+    ("valid", "ended", Mark.WARN), ("valid", "superseded", Mark.WARN), ("valid", "suspended", Mark.WARN),
+    ("not_applicable", "valid", Mark.WARN),
+    ("valid", "unknown", Mark.UNKNOWN), ("valid", "not_found", Mark.UNKNOWN), ("unknown_key", "unknown", Mark.UNKNOWN),
+])
+def test_every_answer_has_an_icon(result: str, state: str, mark: Mark) -> None:
+    assert mark_for(_answer(result, state)) is mark
+    assert mark.icon in "✔✖⚠?"
+
+
+def test_durations() -> None:
+    assert parse_duration("7d") == timedelta(days=7)
+    assert parse_duration("36h") == timedelta(hours=36)
+    assert parse_duration("90m") == timedelta(minutes=90)
+    assert parse_duration("3600") == timedelta(hours=1)
+    assert parse_duration("1.5D") == timedelta(hours=36)
+    for bad in ("", "soon", "-1d", "7w"):
+        with pytest.raises(click.BadParameter):
+            parse_duration(bad)
+
+
+def test_cursors() -> None:
+    assert parse_cursor("0") == (0, 0)
+    assert parse_cursor("1795516545600-3") == (1795516545600, 3)
+    assert parse_cursor("1795516545600-10") > parse_cursor("1795516545600-9")  # numeric, not text order
+    with pytest.raises(ValueError):
+        parse_cursor("abc")
+
+
+# --- the service up, its store down ------------------------------------------------------------------
+
+@pytest.fixture
+def store_down() -> Iterator[str]:
+    """A service answering every verify with status unknown and Retry-After, as verify_api does."""
+    body = json.dumps({
+        "verdict": {"ok": False, "zh": "暂时无法确认证书状态，请稍后重试", "en": "Status cannot be confirmed right now"},
+        "signature": {"result": "valid"}, "status": {"state": "unknown", "reason": "登记库暂时无法访问"},
+        "certificate": None, "checked_at": "2026-11-24T10:00:00+08:00"}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "5")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_registry_store_down_falls_back_to_offline(store_down: str, synced: Path, site_photos: list[Photo]) -> None:
+    photo = next(p for p in site_photos if p.expected == "suspended")
+    ran = crane_scan(["--json", str(photo.path), "--online", store_down], synced)
+    [answer] = ran.json()
+    assert answer["mode"] == "offline" and answer["status"]["state"] == "suspended"
+    assert "registry store unavailable" in answer["notes"][0]
+
+
+def test_http_errors_are_unreachable(store_down: str) -> None:
+    client = ServiceClient(store_down, timeout=2)
+    with pytest.raises(Unreachable, match="HTTP 503"):
+        client.trust_list()
+    checker = OnlineChecker(client, fallback=None)
+    with pytest.raises(Exception, match="no offline data"):
+        checker.check("HTTPS://X/V/AAAA", now=None)  # type: ignore[arg-type]
