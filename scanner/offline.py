@@ -248,6 +248,15 @@ class OfflineChecker:
             raise NoOfflineData(f"the cached trust list does not check against the pinned root: {exc}") from None
         self._synced = synced
 
+    def local_signature(self, text: str, now: datetime) -> Verification | None:
+        """The signature checked with the cached trust list, or None when there is none."""
+        try:
+            self.ready()
+        except NoOfflineData:
+            return None
+        assert self._trust is not None
+        return verify_at(text, self._trust, now)
+
     @property
     def synced(self) -> datetime:
         self.ready()

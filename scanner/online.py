@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from keys.answer import SignatureResult, State, decide
+
 from .offline import NoOfflineData, OfflineChecker
 from .verdicts import Checked
 
@@ -22,6 +24,10 @@ DEFAULT_TIMEOUT = 3.0
 MAX_RESPONSE = 16 * 1024 * 1024
 
 FELL_BACK = "联网核验失败（{why}），已改用离线数据 / the service could not be reached ({why}); answered from offline data"
+LOCAL_DISAGREES = ("服务答复签名有效，但本机用离线信任列表核验为 {result}，以本机结果为准 / the service said the signature "
+                   "is valid, but checked here with the offline trust list it is {result}; the local result stands")
+_PROVABLY_BAD = frozenset({SignatureResult.INVALID, SignatureResult.MALFORMED, SignatureResult.KEY_REVOKED,
+                           SignatureResult.KEY_NOT_VALID_AT_ISSUE})
 
 
 class Unreachable(Exception):
@@ -119,7 +125,7 @@ class OnlineChecker:
                     # The service is up but its registry store is not: the cache knows more.
                     self._went_down("登记库暂时无法访问 / registry store unavailable")
                 else:
-                    return Checked(answer, "online", 0)
+                    return self._second_opinion(Checked(answer, "online", 0), text, now)
         assert self.down is not None
         if self.fallback is None:
             raise NoOfflineData(f"the service at {self.client.url} cannot be reached ({self.down}) "
@@ -130,6 +136,26 @@ class OnlineChecker:
             raise NoOfflineData(f"the service at {self.client.url} cannot be reached ({self.down}), "
                                 f"and offline: {exc}") from None
         checked.notes.insert(0, FELL_BACK.format(why=self.down))
+        return checked
+
+    def _second_opinion(self, checked: Checked, text: str, now: datetime) -> Checked:
+        """The signature checked here too, with the cached trust list: over a network path that may lie, a
+        signature the cache can prove bad is not taken as good. (A key the cache does not know yet is not
+        proof of anything: new keys arrive with the next sync.)"""
+        answer = checked.answer
+        if self.fallback is None or (answer.get("signature") or {}).get("result") != SignatureResult.VALID.value:
+            return checked
+        local = self.fallback.local_signature(text, now)
+        if local is None or local.result not in _PROVABLY_BAD:
+            return checked
+        answer = {**answer, "signature": {**answer["signature"], "result": local.result.value}}
+        try:
+            state = State((answer.get("status") or {}).get("state"))
+        except ValueError:
+            state = State.UNKNOWN
+        answer["verdict"] = decide(local.result, state).to_json()
+        checked.answer = answer
+        checked.notes.append(LOCAL_DISAGREES.format(result=local.result.value))
         return checked
 
     def _went_down(self, why: str) -> None:

@@ -18,7 +18,7 @@ from scanner.cli import parse_duration
 from scanner.offline import parse_cursor
 from scanner.online import OnlineChecker, ServiceClient, Unreachable
 from scanner.verdicts import Expectations, Mark, cross_check, mark_for, mismatches, normalise
-from tests.scanner.conftest import Photo, crane_scan
+from tests.scanner.conftest import Photo, Service, crane_scan, make_photo
 
 CERT = {"registration_no": "辽A-SY-2024-00456", "version": 1,
         "equipment": {"record_no": "辽A-T-00123", "factory_serial": "2019-0456"},
@@ -154,3 +154,54 @@ def test_http_errors_are_unreachable(store_down: str) -> None:
     checker = OnlineChecker(client, fallback=None)
     with pytest.raises(Exception, match="no offline data"):
         checker.check("HTTPS://X/V/AAAA", now=None)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def lying_service(service: Service) -> Iterator[str]:
+    """Says "valid, valid" to everything: what a tampering network path would answer."""
+    valid = service.certificates("valid")[0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            asked = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["qr"]
+            body = json.dumps({
+                "verdict": {"ok": True, "zh": "证书有效", "en": "Certificate valid"},
+                "signature": {"result": "valid", "kid": None, "alg": "EdDSA", "issuer": None},
+                "status": {"state": "valid", "reason": "", "since": None, "source": "registry", "superseded_by": None},
+                "certificate": {"registration_no": valid["registration_no"], "version": 1,
+                                "equipment": {"record_no": valid["record_no"]}, "project": {"name": "x"}},
+                "checked_at": "2026-11-24T10:00:00+08:00", "asked": asked}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_online_answer_is_checked_against_the_cached_trust_list(lying_service: str, service: Service, synced: Path,
+                                                                tmp_path: Path) -> None:
+    original = service.certificates("valid")[0]["qr_text"]
+    head, payload = original.rsplit("/", 1)
+    flipped = "A" if payload[60] != "A" else "B"
+    tampered = f"{head}/{payload[:60]}{flipped}{payload[61:]}"
+    photo = make_photo(tmp_path / "t.jpg", [tampered], seed=5)
+    [answer] = crane_scan(["--json", str(photo), "--online", lying_service], synced).json()
+    assert answer["mode"] == "online"
+    assert answer["signature"]["result"] in ("invalid", "malformed")
+    assert answer["verdict"]["ok"] is False
+    assert any("the local result stands" in n for n in answer["notes"])
+    # A genuine code the service calls valid stays valid.
+    genuine = make_photo(tmp_path / "g.jpg", [original], seed=6)
+    [answer] = crane_scan(["--json", str(genuine), "--online", lying_service], synced).json()
+    assert answer["verdict"]["ok"] is True and answer["notes"] == []
