@@ -23,8 +23,7 @@ def resolve_text(text: str) -> Resolution:
     s = services()
     now = s.config.now()
     resolution = resolve(text, s.trust.current(), s.store, now)
-    answer = resolution.answer.to_json()
-    metrics.count_verdict(answer)
+    metrics.count_verdict(resolution.body)
     try:
         s.scan_log.append(text, client_address(), now)
     except OSError:
@@ -33,7 +32,7 @@ def resolve_text(text: str) -> Resolution:
 
 
 def answer_response(resolution: Resolution) -> Response:
-    response = jsonify(resolution.answer.to_json())
+    response = jsonify(resolution.body)
     if resolution.store_down:
         response.headers["Retry-After"] = "5"
     response.headers["Cache-Control"] = "no-store"

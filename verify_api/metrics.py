@@ -13,6 +13,19 @@ LATENCY = Histogram("crane_http_request_duration_seconds", "HTTP request latency
 VERDICTS = Counter("crane_verdicts_total", "Verification answers", ["signature", "state", "ok"])
 
 
+_children: dict[tuple, tuple] = {}
+
+
+def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
+    """Count a request; label children are looked up once per combination, not per request."""
+    key = (endpoint, method, status)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = (REQUESTS.labels(endpoint, method, str(status)), LATENCY.labels(endpoint))
+    children[0].inc()
+    children[1].observe(seconds)
+
+
 def exposition() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

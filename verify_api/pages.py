@@ -146,7 +146,7 @@ def landing(payload: str):
     if len(payload) > services().config.max_qr_query:
         return error_page(413)
     resolution = resolve_text(payload)
-    answer = resolution.answer.to_json()
+    answer = resolution.body
     return render_answer(answer, headers={"Retry-After": "5"} if resolution.store_down else None,
                          newer_url=_newer_version_url(answer))
 

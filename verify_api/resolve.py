@@ -7,7 +7,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from keys.answer import Answer, IssuerRef, Signature, SignatureResult, Source, State, Status
 from keys.errors import IdentifierError
@@ -61,6 +61,11 @@ class Resolution:
     answer: Answer
     store_down: bool = False
     kind: str = "payload"   # payload | licence_id | malformed
+
+    @cached_property
+    def body(self) -> dict:
+        """The answer as JSON, built once for the response, the page and the metrics."""
+        return self.answer.to_json()
 
 
 def resolve(text: str, trust: TrustList, store: Store, now: datetime) -> Resolution:

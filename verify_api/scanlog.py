@@ -30,8 +30,7 @@ class ScanLog:
             if day != self._day:
                 self._open(day)
                 self.prune(now)
-            self._file.write(line)
-            self._file.flush()
+            self._file.write(line)  # buffered: a crash may lose the last few lines of a log, not an answer
 
     def _open(self, day: date) -> None:
         if self._file:
@@ -56,6 +55,9 @@ class ScanLog:
         return dropped
 
     def entries(self) -> list[dict]:
+        with self._lock:
+            if self._file:
+                self._file.flush()
         out = []
         for path in sorted(self.directory.glob("*.jsonl")):
             out += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
