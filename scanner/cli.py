@@ -30,7 +30,7 @@ from keys.cli_env import Environment, ExitStatus, run
 
 from . import annotate, camera, report
 from .decode import DecodeError, decode_paths, read_image
-from .offline import DEFAULT_MAX_AGE, NoOfflineData, OfflineCache, OfflineChecker, china
+from .offline import NoOfflineData, OfflineCache, OfflineChecker, china
 from .online import DEFAULT_TIMEOUT, OnlineChecker, ServiceClient, Unreachable
 from .report import Run
 from .sources import DEFAULT_EVERY, Sighting, expand, scan_source
@@ -117,7 +117,9 @@ def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: 
         readable = scanner.files(paths, every, max_frames)
     result = scanner.run
     if not as_json:
-        report.print_table(report.console_for(env.stdout, env.stdout_isatty), result)
+        # Verdicts already printed line by line (camera without a window): the summary alone.
+        report.print_table(report.console_for(env.stdout, env.stdout_isatty), result,
+                           with_table=not scanner.printed_live)
     if csv_path:
         report.write_csv(Path(csv_path), result.findings)
     if report_path:
@@ -157,9 +159,10 @@ class _Scanner:
         self.annotate_dir = annotate_dir
         self.thumbnails = thumbnails
         self.checker: OnlineChecker | OfflineChecker | None = None
-        self.run = Run(started=env.now())
+        self.run = Run()
         self._taken: set[Path] = set()
         self._clock_warned = False
+        self.printed_live = False
 
     def fell_back(self, why: str) -> None:
         message = f"联网核验失败，改用离线数据 / service unreachable ({why}); using offline data"
@@ -262,7 +265,8 @@ class _Scanner:
                 self.env.stdout.flush()
             return finding
 
-        if window is None and not self.as_json:
+        self.printed_live = window is None and not self.as_json
+        if self.printed_live:
             self.env.err(f"{PROG}: reading camera {index} without a window; Ctrl-C stops")
         outcome = camera.live(capture, on_new, max_frames=max_frames, display=window)
         self.env.err(f"{PROG}: camera {index}: {outcome.frames} frames, {len(outcome.findings)} code(s), "
@@ -378,5 +382,3 @@ def main(args: list[str], env: Environment | None = None) -> ExitStatus:
 def entry() -> None:
     sys.exit(main(sys.argv[1:]))
 
-
-__all__ = ["DEFAULT_MAX_AGE", "main", "entry", "parse_duration"]

@@ -43,7 +43,6 @@ class Run:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     thumbnails: dict[int, str] = field(default_factory=dict)  # id(finding) -> data URL
     warnings: list[str] = field(default_factory=list)
-    started: datetime | None = None
 
     def counts(self) -> Counter[Mark]:
         return Counter(f.mark for f in self.findings)
@@ -163,8 +162,8 @@ def console_for(stream: TextIO, isatty: bool) -> Console:
                    width=None if isatty else 200, emoji=False)
 
 
-def print_table(console: Console, run: Run) -> None:
-    if run.findings:
+def print_table(console: Console, run: Run, with_table: bool = True) -> None:
+    if run.findings and with_table:
         table = Table(show_lines=True, title="起重机械使用登记证书核验 / Crane certificate check")
         table.add_column("", no_wrap=True)
         table.add_column("结论 Verdict")
