@@ -5,6 +5,7 @@ set -euo pipefail
 purpose=${1:-run}
 pkgs=(libzbar0 libgl1 libglib2.0-0 redis-server fonts-noto-cjk)
 case "$purpose" in
+  venv) pkgs=(python3-venv) ;;
   test) pkgs+=(chromium nginx) ;;
   bench) pkgs+=(wrk nginx) ;;
 esac
@@ -22,5 +23,5 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   if [ -x /usr/sbin/service ]; then service redis-server stop >/dev/null 2>&1 || true; fi
 else
   echo "missing system packages (install as root): apt-get install ${missing[*]}" >&2
-  [ "$purpose" = run ] || exit 1
+  [ "$purpose" = run ] || [ "$purpose" = venv ] || exit 1
 fi
