@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from flask import Flask, g, request
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 
 from keys.algorithms import PrivateKey
 
@@ -19,6 +19,7 @@ from .trust import TrustSource
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+LIMIT_RETRY_AFTER = "X-RateLimit-Retry-After"
 _CORS_PATHS = ("/api/v1/verify", "/api/v1/certificates/", "/api/v1/trust-list", "/api/v1/status-feed")
 _CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
                  "Access-Control-Allow-Headers": "Content-Type, If-None-Match",
@@ -37,6 +38,16 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
+    @app.after_request
+    def _retry_after(response):
+        # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).
+        # Retry-After is ours to set (store down: 5 s); the limiter reports its window in its own header
+        # and lends it to Retry-After only on a 429.
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            window = response.headers.get(LIMIT_RETRY_AFTER)
+            response.headers["Retry-After"] = str(max(int(window), 1)) if window and window.isdigit() else "60"
+        return response
+
     redis_url = config.redis_url or _embedded_url(config)
     store = Store(redis_url, timeout=config.redis_timeout, replicas=config.redis_replicas)
     feed_key = PrivateKey.from_pem(config.feed_key_path.read_bytes()) if config.feed_key_path.exists() else None
@@ -44,7 +55,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         key_func=client_address, app=app, storage_uri=_limits_uri(redis_url),
         storage_options={"socket_timeout": config.redis_timeout}, key_prefix="crane-limits",
         strategy="moving-window", headers_enabled=True, swallow_errors=True,
-        in_memory_fallback_enabled=True,
+        in_memory_fallback_enabled=True, header_name_mapping={HeaderNames.RETRY_AFTER: LIMIT_RETRY_AFTER},
     )
     trust = TrustSource(config.trust_path, config.root_pub_path, config.trust_reload_s)
     scan_log = ScanLog(config.data_dir / "scanlog", config.retention_days)
@@ -63,8 +74,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         # Resolving limits costs a good share of a cheap request: skip it where none can apply.
         return request.blueprint in unlimited or request.endpoint == "static"
 
-    # Wrong tokens cost a client its attempts; right ones are not counted against it.
-    limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(issuer_api.bp)
+    # Wrong tokens cost a client its attempts; right ones are not counted against it. Counted per client
+    # address and presented token id: a client guessing at one token is stopped, while another token used
+    # from the same address (an authority behind the same NAT) keeps working.
+    limiter.limit(config.bad_token_limit, key_func=issuer_api.bad_token_key,
+                  deduct_when=lambda r: r.status_code == 401)(issuer_api.bp)
     for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp):
         app.register_blueprint(blueprint)
     errors.install(app)

@@ -18,12 +18,20 @@ from keys.record import Record
 
 from .errors import ApiError
 from .privacy import mask_record
-from .services import services
+from .services import client_address, services
 from .store import Change, Outcome
 
 bp = Blueprint("issuer", __name__, url_prefix="/api/v1/issuer")
 
 _ISSUER_STATES = {State.VALID, State.SUSPENDED, State.REVOKED, State.ENDED}
+
+
+def bad_token_key() -> str:
+    """The rate-limit key for failed token checks: client address and the token id presented."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    parts = token.strip().split("_", 2)
+    token_id = parts[1] if scheme.lower() == "bearer" and len(parts) == 3 and len(parts[1]) == 12 else "-"
+    return f"{client_address()}|{token_id}"
 
 
 def require_token(view):
