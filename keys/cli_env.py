@@ -5,6 +5,7 @@ Each command is `main(args, env) -> ExitStatus`, so tests call it with their own
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -46,7 +47,9 @@ class Environment:
 def run(command: click.Command, prog: str, args: list[str], env: Environment) -> ExitStatus:
     """Run a click command with `env` as its context object; map failures to exit statuses."""
     try:
-        result = command.main(args, prog_name=prog, standalone_mode=False, obj=env)
+        # click writes --help and version text to sys.stdout itself: send it to the environment's stdout.
+        with contextlib.redirect_stdout(env.stdout):
+            result = command.main(args, prog_name=prog, standalone_mode=False, obj=env)
     except click.exceptions.Exit as exc:
         return ExitStatus.OK if exc.exit_code == 0 else ExitStatus.ERROR
     except click.ClickException as exc:

@@ -133,3 +133,8 @@ def test_a_bad_record_names_every_bad_field(run, tmp_path):
         expect=ExitStatus.ERROR)
     for field in ("licence_id", "equipment.category", "project"):
         assert field in run.err
+
+
+def test_help_goes_to_the_environment(run):
+    out = run("--help")
+    assert any("generate" in line for line in out) and any("verify" in line for line in out)

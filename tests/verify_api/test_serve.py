@@ -2,7 +2,12 @@
 
 import io
 import json
+import os
+import signal
+import subprocess
+import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -76,3 +81,27 @@ def test_registrations_survive_a_restart(tmp_path):
         answer = json.loads(second.post("/api/v1/verify", {"qr": cert["qr_text"]})[2])
         assert answer["status"]["state"] == "suspended"
         assert answer["status"]["reason"] == "重启测试"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_gunicorn_does_not_outlive_a_killed_serve(tmp_path):
+    service = Service(tmp_path / "data").start()
+    try:
+        group = [int(p) for p in subprocess.run(["pgrep", "-g", str(service.process.pid)], capture_output=True,
+                                                text=True).stdout.split()]
+        gunicorn = [p for p in group if b"gunicorn" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert gunicorn
+        os.kill(service.process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(p) for p in gunicorn):
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in gunicorn)
+    finally:
+        service.stop()
