@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -10,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from keys.feed import sign_page
 
 from . import metrics
-from .errors import ApiError
+from .errors import ApiError, read_json
 from .resolve import Resolution, answer_for_stored, resolve
 from .services import client_address, services
 
@@ -26,7 +27,7 @@ def resolve_text(text: str) -> Resolution:
     metrics.count_verdict(resolution.body)
     try:
         s.scan_log.append(text, client_address(), now)
-    except OSError:
+    except (OSError, ValueError):
         current_app.logger.warning("scan log not writable")  # the answer matters more than its log
     return resolution
 
@@ -43,7 +44,7 @@ def answer_response(resolution: Resolution) -> Response:
 def verify_post():
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "请以 application/json 提交 {\"qr\": \"...\"} / send JSON")
-    body = request.get_json(silent=True)
+    body = read_json()
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "请求体不是 JSON 对象 / body is not a JSON object")
     text = body.get("qr")
@@ -95,7 +96,7 @@ def trust_list():
 def status_feed():
     s = services()
     since = request.args.get("since", "0")
-    if not _is_cursor(since):
+    if not is_cursor(since):
         raise ApiError(400, "bad_cursor", "since 必须是上一页返回的游标 / `since` must be a cursor from a previous page")
     try:
         limit = min(max(int(request.args.get("limit", FEED_PAGE)), 1), 5000)
@@ -114,6 +115,17 @@ def status_feed():
     return response
 
 
-def _is_cursor(value: str) -> bool:
-    head, _, tail = value.partition("-")
-    return value == "0" or (head.isdigit() and tail.isdigit() and len(value) < 40)
+_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})", re.ASCII)
+_ID_MAX = 2**64 - 1
+
+
+def is_cursor(value: str) -> bool:
+    """"0" or a Redis stream id `ms-seq` (ASCII digits, each part below 2**64): anything else is 400, not a 500."""
+    if value == "0":
+        return True
+    match = _STREAM_ID.fullmatch(value)
+    if not match:
+        return False
+    ms, seq = int(match.group(1)), int(match.group(2))
+    # the id after the very last one does not exist: Redis refuses an exclusive range from it
+    return ms <= _ID_MAX and seq <= _ID_MAX and (ms, seq) != (_ID_MAX, _ID_MAX)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .store import StoreUnavailable
 
@@ -12,6 +15,26 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def read_json() -> Any:
+    """The request body parsed as JSON; None when it is not JSON.
+
+    Werkzeug cuts a chunked body off at MAX_CONTENT_LENGTH without saying so: a body that reaches the
+    limit is refused as too large however it was sent. JSON nested too deep for the parser is not JSON,
+    and a body the server could not read (a broken chunk, a client gone) is a bad request.
+    """
+    try:
+        data = request.get_data(cache=True)
+    except (OSError, ParseException):  # gunicorn parses a chunked body as the app reads it
+        raise ApiError(400, "bad_body", "请求体不完整或格式错误 / the request body could not be read") from None
+    limit = request.max_content_length
+    if limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None):

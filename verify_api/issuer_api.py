@@ -5,7 +5,7 @@ Every call carries a bearer token scoped to one issuer code; an issuer touches o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -16,7 +16,8 @@ from keys.errors import RecordError
 from keys.payload import verify_at
 from keys.record import Record
 
-from .errors import ApiError
+from .api import is_cursor
+from .errors import ApiError, read_json
 from .privacy import mask_record
 from .services import client_address, services
 from .store import Change, Outcome
@@ -52,7 +53,7 @@ def require_token(view):
 def _body() -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "请以 application/json 提交 / send JSON")
-    body = request.get_json(silent=True)
+    body = read_json()
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "请求体不是 JSON 对象 / body is not a JSON object")
     return body
@@ -183,6 +184,8 @@ def correction(registration_no: str):
 def audit():
     s = services()
     since = request.args.get("since", "0")
+    if not is_cursor(since):
+        raise ApiError(400, "bad_cursor", "since 必须是上一页返回的 next / `since` must be a `next` from a previous page")
     entries = s.store.audit(since, 500, issuer=g.issuer)
     return jsonify({"entries": [e.to_json() for e in entries], "next": entries[-1].id if entries else since})
 
@@ -201,4 +204,8 @@ def _time(value: Any, name: str) -> datetime:
         raise ApiError(400, "bad_time", f"{name} 须为带时区的 ISO 8601 时间 / {name} must be ISO 8601") from None
     if moment.tzinfo is None:
         raise ApiError(400, "bad_time", f"{name} 须带时区 / {name} needs a time zone")
+    try:
+        moment.astimezone(UTC)  # year 1 east of UTC has no UTC time: refused here, not a 500 later
+    except OverflowError:
+        raise ApiError(400, "bad_time", f"{name} 超出范围 / {name} is out of range") from None
     return moment

@@ -37,7 +37,8 @@ class ScanLog:
             self._file.close()
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.directory / f"{day.isoformat()}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        # a QR text is whatever a client sent: lone surrogates are written as escapes, not refused
+        self._file = os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
         self._day = day
 
     def prune(self, now: datetime) -> list[Path]:

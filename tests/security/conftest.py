@@ -30,3 +30,16 @@ def make_app(config: Config) -> Callable[..., Flask]:  # noqa: F811 - the fixtur
         made.testing = True
         return made
     return make
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """`crane-verify serve --demo` (gunicorn, 2 workers) on a redis-server of the module's own."""
+    from tests.redis_fixtures import _binary
+    from tests.reliability.live import LiveService
+    from verify_api.redis_server import RedisServer
+
+    root = tmp_path_factory.mktemp("live")
+    with RedisServer(root / "redis", binary=_binary()) as redis, \
+            LiveService(root / "data", args=("--demo",), env={"REDIS_URL": redis.url}) as service:
+        yield service
