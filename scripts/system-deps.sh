@@ -3,7 +3,7 @@
 # otherwise names them. Usage: scripts/system-deps.sh run|test|bench
 set -euo pipefail
 purpose=${1:-run}
-pkgs=(libzbar0 libgl1 libglib2.0-0 redis-server fonts-noto-cjk)
+pkgs=(libzbar0 libgl1 libglib2.0-0 redis-server redis-tools fonts-noto-cjk)
 case "$purpose" in
   venv) pkgs=(python3-venv) ;;
   test) pkgs+=(chromium nginx) ;;

@@ -4,15 +4,28 @@ Each registration's changes are one Lua script on the keys of its own hash slot,
 write are atomic and the code runs unchanged on Redis Cluster. The feed and the audit log are appended
 after the change commits; a version remembers that it was published, and a retried request repairs a
 publication that a crash cut off. A write is acknowledged only when all of it is stored.
+
+Writes go to the master that serves each key, one pipeline (so one connection) per master, and with
+`replicas=N` every pipeline ends in `WAIT N`: a change is acknowledged only once N replicas have it, so
+a failover that promotes one of them loses no acknowledged change. WAIT counts the writes made on its
+own connection, which is why it shares the pipeline with them and is never sent on its own. A write
+that meets a dead master, a slot that moved, or too few replicas raises StoreUnavailable; the caller
+retries, and every write is safe to retry: a repeated registration is `unchanged`, a repeated status
+change or correction is refused as made already, and each of them publishes what the first attempt could
+not (a repeated publication at worst repeats a feed entry). Reads go through redis-py's client, which
+follows MOVED replies and refreshes its slot map after a failover.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +33,13 @@ from typing import Any, TypeVar
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    NoScriptError,
+    RedisClusterException,
+    TryAgainError,
+)
 
 from keys.answer import State
 from keys.errors import CraneError
@@ -179,13 +199,79 @@ return {'changed', before}
 """
 
 
+# KEYS: version. Marks a version published, unless it is not there (lost with a master that died before a
+# replica had it): then the caller learns that its change was not acknowledged.
+_MARK_PUBLISHED = """
+if redis.call('HEXISTS', KEYS[1], 'payload_sha') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'published', '1')
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class _Script:
+    source: str
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+SCRIPTS = {name: _Script(source) for name, source in
+           (("register", _REGISTER), ("status", _STATUS), ("correct", _CORRECT), ("mark", _MARK_PUBLISHED))}
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One write command, run on the master that serves `key`'s slot."""
+
+    key: str
+    args: tuple[Any, ...]
+    script: _Script | None = None
+
+    @classmethod
+    def call(cls, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> _Op:
+        """EVALSHA; every key shares the first one's hash tag, so the script touches one slot."""
+        return cls(keys[0], ("EVALSHA", script.sha, len(keys), *keys, *args), script)
+
+
+# Replies that mean "not run here, nothing changed": run the command again once the slot map is fresh.
+_NOT_RUN = (AskError, TryAgainError, ClusterDownError)  # MovedError is an AskError
+_WRITE_ATTEMPTS = 4
+_UNAVAILABLE_REPLIES = ("LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "NOREPLICAS")
+
+
+def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    """Hosts and ports of `redis+cluster://[user:password@]h1:p1,h2:p2`, and the credentials if any."""
+    rest = url.split("://", 1)[1].split("?", 1)[0].strip("/")
+    auth: dict[str, str] = {}
+    if "@" in rest:
+        userinfo, rest = rest.rsplit("@", 1)
+        user, _, password = userinfo.partition(":")
+        auth = {k: v for k, v in (("username", user), ("password", password)) if v}
+    nodes = []
+    for hostport in rest.split(","):
+        host, _, port = hostport.strip().rpartition(":")
+        if not host:
+            host, port = port, "6379"
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes, auth
+
+
 def connect(url: str, timeout: float = 1.0) -> redis.Redis | RedisCluster:
-    """A client for `redis://`, `unix://` or `redis+cluster://h1:p1,h2:p2` (Flask-Limiter's scheme)."""
+    """A client for `redis://`, `unix://` or `redis+cluster://h1:p1,h2:p2` (Flask-Limiter's scheme).
+
+    A cluster client asks a startup node for the slot map at once, so it fails here if none answers.
+    """
     options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "decode_responses": True}
-    if url.startswith("redis+cluster://"):
-        nodes = [ClusterNode(*hostport.rsplit(":", 1)) for hostport in url.split("://", 1)[1].strip("/").split(",")]
-        return RedisCluster(startup_nodes=nodes, **options)
+    if is_cluster_url(url):
+        nodes, auth = cluster_nodes(url)
+        return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **auth, **options)
     return redis.Redis.from_url(url, health_check_interval=5, **options)
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith("redis+cluster://")
 
 
 def _iso(moment: datetime) -> str:
@@ -202,45 +288,140 @@ def payload_sha(qr_text: str | None, record: dict[str, Any]) -> str:
 
 
 class Store:
-    """The registry's storage, behind a small interface with a health check."""
+    """The registry's storage, behind a small interface with a health check.
 
-    def __init__(self, url: str, timeout: float = 1.0, replicas: int = 0):
+    `url` is `redis://`, `unix://` or `redis+cluster://h1:p1,h2:p2`. With `replicas=N` (the service's
+    CRANE_REDIS_REPLICAS) a write is acknowledged only once N replicas of its master have it; `wait_ms` is
+    how long to wait for them (default: half the socket timeout, so the wait ends before the socket's).
+    """
+
+    def __init__(self, url: str, timeout: float = 1.0, replicas: int = 0, wait_ms: int | None = None):
         self.url = url
-        self.client = connect(url, timeout)
+        self.timeout = timeout
         self.replicas = replicas
-        self._register = self.client.register_script(_REGISTER)
-        self._status = self.client.register_script(_STATUS)
-        self._correct = self.client.register_script(_CORRECT)
+        self.wait_ms = wait_ms if wait_ms is not None else max(10, int(timeout * 500))
+        self.cluster = is_cluster_url(url)
+        self._client: redis.Redis | RedisCluster | None = None
+        self._client_lock = threading.Lock()
+        self._scripts_on: set[str] = set()  # nodes known to hold the scripts
+
+    @property
+    def client(self) -> redis.Redis | RedisCluster:
+        """The redis-py client; for a cluster it is made on first use, so a service starts while it is down."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    try:
+                        self._client = connect(self.url, self.timeout)
+                    except (redis.RedisError, RedisClusterException) as exc:
+                        raise StoreUnavailable(f"registry store unavailable: {exc}") from None
+        return self._client
 
     # --- health ---------------------------------------------------------------------------------------
 
     def ping(self) -> bool:
         try:
+            if isinstance(self.client, RedisCluster):
+                # any node: while one shard fails over, the others still answer and so does the service
+                return bool(self.client.ping(target_nodes=RedisCluster.RANDOM))
             return bool(self.client.ping())
-        except redis.RedisError:
+        except (redis.RedisError, RedisClusterException, StoreUnavailable):
             return False
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
             return fn()
-        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError) as exc:
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+                RedisClusterException) as exc:
             raise StoreUnavailable(f"registry store unavailable: {exc}") from None
         except redis.ResponseError as exc:
-            if "NOSCRIPT" in str(exc) or "LOADING" in str(exc) or "CLUSTERDOWN" in str(exc):
+            if isinstance(exc, NoScriptError) or str(exc).startswith(_UNAVAILABLE_REPLIES):
                 raise StoreUnavailable(f"registry store not ready: {exc}") from None
             raise
 
-    def _durable(self, key: str) -> None:
-        """With replicas configured, a write counts only once that many replicas have it."""
-        if not self.replicas:
-            return
-        if isinstance(self.client, RedisCluster):
-            node = self.client.get_node_from_key(key)
-            acked = self.client.execute_command("WAIT", self.replicas, 2000, target_nodes=node)
-        else:
-            acked = self.client.wait(self.replicas, 2000)
-        if acked < self.replicas:
-            raise StoreUnavailable(f"write reached {acked} of {self.replicas} replicas")
+    # --- writes: one pipeline per master, WAIT on the same connection ---------------------------------
+
+    def _write(self, ops: Sequence[_Op]) -> list[Any]:
+        """Run `ops` on the masters serving their keys and return their replies, in order.
+
+        Commands on one key run in the order given. Raises StoreUnavailable when a master cannot be
+        reached, when fewer than `replicas` replicas acknowledged, or when slots keep moving.
+        """
+        results: list[Any] = [None] * len(ops)
+        pending = list(range(len(ops)))
+        for attempt in range(_WRITE_ATTEMPTS):
+            again: list[int] = []
+            stale = False
+            for name, node, indices in self._masters_for(ops, pending):
+                replies = self._pipeline(name, node, [ops[i] for i in indices])
+                for i, reply in zip(indices, replies, strict=True):
+                    if isinstance(reply, NoScriptError):  # the node restarted and lost its script cache
+                        self._scripts_on.discard(name)
+                        again.append(i)
+                    elif isinstance(reply, _NOT_RUN):
+                        stale = True
+                        again.append(i)
+                    elif isinstance(reply, redis.ResponseError):
+                        self._call(_raiser(reply))
+                    else:
+                        results[i] = reply
+            if not again:
+                return results
+            if stale:
+                self._refresh_slots()
+                time.sleep(0.05 * attempt)
+            pending = sorted(again)
+        raise StoreUnavailable("registry store unavailable: slots kept moving during a write")
+
+    def _masters_for(self, ops: Sequence[_Op], indices: list[int]) -> list[tuple[str, redis.Redis, list[int]]]:
+        client = self.client
+        if not isinstance(client, RedisCluster):
+            return [("single", client, indices)]
+        groups: dict[str, tuple[str, redis.Redis, list[int]]] = {}
+        for i in indices:
+            try:
+                node = client.get_node_from_key(ops[i].key)
+            except (RedisClusterException, redis.RedisError) as exc:
+                self._refresh_slots()
+                raise StoreUnavailable(f"registry store unavailable: {exc}") from None
+            if node.name not in groups:
+                groups[node.name] = (node.name, client.get_redis_connection(node), [])
+            groups[node.name][2].append(i)
+        return list(groups.values())
+
+    def _pipeline(self, name: str, node: redis.Redis, ops: list[_Op]) -> list[Any]:
+        """One round trip on one connection: the commands, then WAIT; returns the commands' replies."""
+        try:
+            if name not in self._scripts_on and any(op.script for op in ops):
+                for script in SCRIPTS.values():
+                    node.script_load(script.source)
+                self._scripts_on.add(name)
+            pipe = node.pipeline(transaction=False)
+            for op in ops:
+                pipe.execute_command(*op.args)
+            if self.replicas:
+                pipe.execute_command("WAIT", self.replicas, self.wait_ms)
+            replies = pipe.execute(raise_on_error=False)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # the master is gone or hangs: whether the commands ran is unknown; the caller retries
+            self._refresh_slots()
+            raise StoreUnavailable(f"registry store unavailable: {exc}") from None
+        except redis.ResponseError as exc:
+            self._call(_raiser(exc))
+            raise
+        if self.replicas:
+            acked = replies.pop()
+            if isinstance(acked, Exception) or int(acked) < self.replicas:
+                self._refresh_slots()
+                raise StoreUnavailable(f"write not acknowledged: {acked} of {self.replicas} replicas have it")
+        return replies
+
+    def _refresh_slots(self) -> None:
+        """After a failover: ask the cluster again who serves what (redis-py does this too, on its errors)."""
+        client = self._client
+        if isinstance(client, RedisCluster):
+            with contextlib.suppress(redis.RedisError, RedisClusterException):
+                client.nodes_manager.initialize()
 
     # --- reads ----------------------------------------------------------------------------------------
 
@@ -254,7 +435,7 @@ class Store:
                 pipe.hgetall(keyspace.certificate(registration_no))
                 pipe.hgetall(keyspace.version(registration_no, version))
                 meta, data = pipe.execute()
-            if not meta or not data:
+            if not meta or not data or "record" not in data:
                 return None
             number = version or int(meta["latest"])
             return StoredVersion(
@@ -306,11 +487,7 @@ class Store:
                   "state": state.value, "reason": "", "since": _since(since, now), "registered_at": _iso(now),
                   "published": "0", "superseded_by": ""}
         event = {"at": _iso(now), "actor": actor, "action": "register", "version": number, "after": state.value}
-        reply = self._call(lambda: self._register(
-            keys=[keyspace.certificate(registration_no), keyspace.version(registration_no, number),
-                  keyspace.history(registration_no)],
-            args=[number, record["issuer"]["code"], record["equipment"]["record_no"], "1" if paper else "0", sha,
-                  json.dumps(fields, ensure_ascii=False), json.dumps(event, ensure_ascii=False)]))
+        reply = self._write([_register_op(registration_no, number, record, paper, sha, fields, event)])[0]
         outcome, detail = Outcome(reply[0]), reply[1]
         if outcome is Outcome.CREATED or (outcome is Outcome.UNCHANGED and detail != "1"):
             self._publish(registration_no, number, actor, "register", None, {"state": state.value, "version": number},
@@ -322,10 +499,10 @@ class Store:
                       issuer: str | None, since: datetime | None = None, action: str = "status") -> Change:
         allowed = ",".join(s.value for s in ALLOWED_FROM[target])
         event = {"at": _iso(now), "actor": actor, "action": action, "reason": reason}
-        reply = self._call(lambda: self._status(
-            keys=[keyspace.certificate(registration_no), keyspace.history(registration_no)],
-            args=[target.value, allowed, issuer or "", reason, _iso(since or now),
-                  json.dumps(event, ensure_ascii=False)]))
+        reply = self._write([_Op.call(
+            SCRIPTS["status"], [keyspace.certificate(registration_no), keyspace.history(registration_no)],
+            [target.value, allowed, issuer or "", reason, _iso(since or now), json.dumps(event, ensure_ascii=False)],
+        )])[0]
         outcome = Outcome(reply[0])
         if outcome is Outcome.CHANGED:
             before, number, after = State(reply[1]), int(reply[2]), State(reply[3])
@@ -333,6 +510,7 @@ class Store:
                           {"state": after.value, "reason": reason}, now)
             return Change(outcome, number, before, after)
         if outcome is Outcome.REFUSED:
+            self._repair(registration_no)  # a retry of a change whose publication was cut off
             return Change(outcome, int(reply[2]), State(reply[1]), None,
                           f"cannot change a {reply[1]} certificate to {target.value}")
         return Change(outcome, detail=reply[1])
@@ -346,12 +524,16 @@ class Store:
                   "state": state.value, "reason": "", "since": _iso(now), "registered_at": _iso(now),
                   "published": "0", "superseded_by": ""}
         event = {"at": _iso(now), "actor": actor, "action": "correction", "version": number, "reason": reason}
-        reply = self._call(lambda: self._correct(
-            keys=[keyspace.certificate(registration_no), keyspace.version(registration_no, number),
-                  keyspace.history(registration_no)],
-            args=[number - 1, number, issuer, payload_sha(qr_text, record), json.dumps(fields, ensure_ascii=False),
-                  reason, _iso(now), json.dumps(event, ensure_ascii=False)]))
+        reply = self._write([_Op.call(
+            SCRIPTS["correct"],
+            [keyspace.certificate(registration_no), keyspace.version(registration_no, number),
+             keyspace.history(registration_no)],
+            [number - 1, number, issuer, payload_sha(qr_text, record), json.dumps(fields, ensure_ascii=False),
+             reason, _iso(now), json.dumps(event, ensure_ascii=False)],
+        )])[0]
         if reply[0] != "changed":
+            if reply[0] in ("conflict", "refused"):
+                self._repair(registration_no)  # a retry of a correction whose publication was cut off
             return Change(Outcome(reply[0]), detail=reply[1])
         before = State(reply[1])
         self._publish(registration_no, number - 1, actor, "correction", {"state": before.value, "version": number - 1},
@@ -362,34 +544,75 @@ class Store:
 
     def _publish(self, registration_no: str, number: int, actor: str, action: str, before: Any, after: Any,
                  now: datetime, licence_id: str | None = None) -> None:
-        """Feed entry and audit entry for a committed change, then mark the version published."""
+        """Feed entry and audit entry for a committed change, then mark the version published.
+
+        Two steps, each acknowledged by the replicas: the mark comes only after the entries are stored, so
+        a crash between them leaves the version unpublished, and the retried request publishes it again.
+        """
         current = self.get(registration_no, number)
-        assert current is not None  # noqa: S101 - just committed
-        if licence_id:
-            self._call(lambda: self.client.set(keyspace.licence(licence_id), f"{registration_no}|{number}"))
-        self._call(lambda: self.client.xadd(keyspace.feed(), {
-            "r": registration_no, "v": number, "s": current.state.value, "reason": current.reason,
-            "since": _iso(current.since), "by": current.superseded_by or "",
-            "rec": current.record.get("equipment", {}).get("record_no", ""), "reg": _iso(current.registered_at)}))
-        self._call(lambda: self.client.xadd(keyspace.audit(), {
-            "actor": actor, "action": action, "r": registration_no, "at": _iso(now),
-            "before": json.dumps(before, ensure_ascii=False), "after": json.dumps(after, ensure_ascii=False)}))
-        self._call(lambda: self.client.hset(keyspace.version(registration_no, number), "published", "1"))
-        self._durable(keyspace.version(registration_no, number))
-        self._durable(keyspace.feed())
-        self._durable(keyspace.audit())
+        if current is None:  # the change was lost with a master before a replica had it
+            raise StoreUnavailable(f"registry store lost {registration_no} v{number}; retry the request")
+        ops = [_Op(keyspace.licence(licence_id), ("SET", keyspace.licence(licence_id), f"{registration_no}|{number}"))
+               ] if licence_id else []
+        ops.append(_Op(keyspace.feed(), ("XADD", keyspace.feed(), "*", *_flat(_feed_fields(current)))))
+        ops.append(_Op(keyspace.audit(), ("XADD", keyspace.audit(), "*", *_flat(_audit_fields(
+            actor, action, registration_no, now, before, after)))))
+        self._write(ops)
+        if not self._write([_mark_op(registration_no, number)])[0]:
+            raise StoreUnavailable(f"registry store lost {registration_no} v{number}; retry the request")
+
+    def _repair(self, registration_no: str) -> None:
+        """Publish the registration's last change if its publication was cut off (a crash, a failover).
+
+        The change itself is in the history list, written by the same script as the change; the feed and
+        audit entries come after it, and a version's `published` flag says whether they were written.
+        """
+        meta = self._call(lambda: self.client.hgetall(keyspace.certificate(registration_no)))
+        if not meta:
+            return
+        latest = int(meta["latest"])
+        flags = {n: self._call(lambda n=n: self.client.hget(keyspace.version(registration_no, n), "published"))
+                 for n in range(max(1, latest - 1), latest + 1)}
+        if flags.get(latest) != "0" and flags.get(latest - 1) != "0":
+            return
+        last = self._call(lambda: self.client.lrange(keyspace.history(registration_no), -1, -1))
+        if not last:
+            return
+        event = json.loads(last[0])
+        at = datetime.fromisoformat(event["at"])
+        actor, action = event.get("actor", "operator"), event.get("action", "status")
+        if action == "correction":
+            if flags.get(latest - 1) == "0":
+                self._publish(registration_no, latest - 1, actor, action, {"version": latest - 1},
+                              {"state": State.SUPERSEDED.value, "superseded_by": latest,
+                               "reason": event.get("reason", "")}, at)
+            current = self.get(registration_no, latest)
+            if flags.get(latest) == "0" and current is not None:
+                self._publish(registration_no, latest, actor, action, None,
+                              {"state": current.state.value, "version": latest}, at,
+                              licence_id=_licence_of(current))
+        elif flags.get(latest) == "0":
+            before = {"state": event["before"]} if "before" in event else None
+            after = {"state": event.get("after", ""), "reason": event.get("reason", "")} if before else \
+                {"state": event.get("after", ""), "version": latest}
+            self._publish(registration_no, latest, actor, action, before, after, at,
+                          licence_id=None if before else _licence_of(self.get(registration_no, latest)))
 
     def record_denied(self, actor: str, action: str, registration_no: str, now: datetime, why: str) -> None:
         """Refused attempts are audited too: an issuer reaching for another's certificate is worth knowing."""
-        self._call(lambda: self.client.xadd(keyspace.audit(), {
-            "actor": actor, "action": action + ":denied", "r": registration_no, "at": _iso(now),
-            "before": "null", "after": json.dumps({"denied": why}, ensure_ascii=False)}))
+        self._write([_Op(keyspace.audit(), ("XADD", keyspace.audit(), "*", *_flat(_audit_fields(
+            actor, action + ":denied", registration_no, now, None, {"denied": why}))))])
 
     # --- bulk import ----------------------------------------------------------------------------------
 
     def register_many(self, items: Iterable[tuple[dict[str, Any], str | None]], actor: str, now: datetime,
                       batch: int = 500) -> Iterator[Change]:
-        """Register in pipelined batches; yields one Change per item, in order."""
+        """Register in pipelined batches; yields one Change per item, in order.
+
+        Per batch: the registration scripts (one pipeline per master), then the feed and audit entries of
+        the new ones, then their published marks; each step acknowledged by the replicas when configured.
+        An import cut off anywhere is repaired by importing the same file again.
+        """
         chunk: list[tuple[dict[str, Any], str | None]] = []
         for item in items:
             chunk.append(item)
@@ -401,8 +624,7 @@ class Store:
 
     def _register_batch(self, chunk: list[tuple[dict[str, Any], str | None]], actor: str,
                         now: datetime) -> list[Change]:
-        pipe = self.client.pipeline(transaction=False)
-        states = []
+        ops, states = [], []
         for record, qr_text in chunk:
             registration_no, number = record["registration_no"], int(record.get("version", 1))
             paper = bool(record.get("paper"))
@@ -410,37 +632,41 @@ class Store:
             states.append(state)
             fields = {"record": json.dumps(record, ensure_ascii=False, sort_keys=True), "qr_text": qr_text or "",
                       "state": state.value, "reason": "", "since": _since(record.get("issued_on", ""), now),
-                      "registered_at": _iso(now), "published": "1", "superseded_by": ""}
+                      "registered_at": _iso(now), "published": "0", "superseded_by": ""}
             event = {"at": _iso(now), "actor": actor, "action": "import", "version": number, "after": state.value}
-            self._register(keys=[keyspace.certificate(registration_no), keyspace.version(registration_no, number),
-                                 keyspace.history(registration_no)],
-                           args=[number, record["issuer"]["code"], record["equipment"]["record_no"],
-                                 "1" if paper else "0", payload_sha(qr_text, record),
-                                 json.dumps(fields, ensure_ascii=False), json.dumps(event, ensure_ascii=False)],
-                           client=pipe)
-        replies = self._call(lambda: pipe.execute(raise_on_error=False))
-        publish = self.client.pipeline(transaction=False)
+            ops.append(_register_op(registration_no, number, record, paper, payload_sha(qr_text, record), fields,
+                                    event))
+        replies = self._write(ops)
+        publish: list[_Op] = []
+        marks: list[_Op] = []
+        repair: list[tuple[str, int, State, str | None]] = []
         changes = []
         for (record, _), state, reply in zip(chunk, states, replies, strict=True):
-            if isinstance(reply, Exception):
-                raise StoreUnavailable(f"registry store refused a write: {reply}")
             outcome = Outcome(reply[0])
-            number = int(record.get("version", 1))
+            registration_no, number = record["registration_no"], int(record.get("version", 1))
             changes.append(Change(outcome, number, None, state if outcome is Outcome.CREATED else None,
                                   reply[1] if outcome not in (Outcome.UNCHANGED, Outcome.CREATED) else ""))
-            if outcome is Outcome.CREATED:
-                registration_no = record["registration_no"]
-                if record.get("licence_id"):
-                    publish.set(keyspace.licence(record["licence_id"]), f"{registration_no}|{number}")
-                publish.xadd(keyspace.feed(), {
-                    "r": registration_no, "v": number, "s": state.value, "reason": "",
-                    "since": _since(record.get("issued_on", ""), now), "by": "",
-                    "rec": record["equipment"]["record_no"], "reg": _iso(now)})
-                publish.xadd(keyspace.audit(), {
-                    "actor": actor, "action": "import", "r": registration_no, "at": _iso(now), "before": "null",
-                    "after": json.dumps({"state": state.value, "version": number})})
-        self._call(lambda: publish.execute())
-        self._durable(keyspace.feed())
+            if outcome is Outcome.UNCHANGED and reply[1] != "1":
+                repair.append((registration_no, number, state, record.get("licence_id")))
+            if outcome is not Outcome.CREATED:
+                continue
+            if record.get("licence_id"):
+                key = keyspace.licence(record["licence_id"])
+                publish.append(_Op(key, ("SET", key, f"{registration_no}|{number}")))
+            publish.append(_Op(keyspace.feed(), ("XADD", keyspace.feed(), "*", *_flat({
+                "r": registration_no, "v": number, "s": state.value, "reason": "",
+                "since": _since(record.get("issued_on", ""), now), "by": "",
+                "rec": record["equipment"]["record_no"], "reg": _iso(now)}))))
+            publish.append(_Op(keyspace.audit(), ("XADD", keyspace.audit(), "*", *_flat(_audit_fields(
+                actor, "import", registration_no, now, None, {"state": state.value, "version": number})))))
+            marks.append(_mark_op(registration_no, number))
+        if publish:
+            self._write(publish)
+            if not all(self._write(marks)):
+                raise StoreUnavailable("registry store lost part of an import batch; import the file again")
+        for registration_no, number, state, licence_id in repair:  # a publication an earlier import did not finish
+            self._publish(registration_no, number, actor, "import", None, {"state": state.value, "version": number},
+                          now, licence_id=licence_id)
         return changes
 
     # --- tokens ---------------------------------------------------------------------------------------
@@ -449,21 +675,20 @@ class Store:
         """A new bearer token for an issuer: (token_id, token). Only the SHA-256 of its secret is stored."""
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        self._call(lambda: self.client.hset(keyspace.token(token_id), mapping={
-            "issuer": issuer, "sha256": _sha256(secret), "created_at": _iso(now), "note": note, "revoked": ""}))
-        self._call(lambda: self.client.xadd(keyspace.audit(), {
-            "actor": "operator", "action": "token:create", "r": "", "at": _iso(now), "before": "null",
-            "after": json.dumps({"token_id": token_id, "issuer": issuer})}))
+        key = keyspace.token(token_id)
+        self._write([_Op(key, ("HSET", key, *_flat({"issuer": issuer, "sha256": _sha256(secret),
+                                                     "created_at": _iso(now), "note": note, "revoked": ""})))])
+        self._write([_Op(keyspace.audit(), ("XADD", keyspace.audit(), "*", *_flat(_audit_fields(
+            "operator", "token:create", "", now, None, {"token_id": token_id, "issuer": issuer}))))])
         return token_id, f"crv_{token_id}_{secret}"
 
     def revoke_token(self, token_id: str, now: datetime) -> bool:
         key = keyspace.token(token_id)
         if not self._call(lambda: self.client.exists(key)):
             return False
-        self._call(lambda: self.client.hset(key, "revoked", _iso(now)))
-        self._call(lambda: self.client.xadd(keyspace.audit(), {
-            "actor": "operator", "action": "token:revoke", "r": "", "at": _iso(now), "before": "null",
-            "after": json.dumps({"token_id": token_id})}))
+        self._write([_Op(key, ("HSET", key, "revoked", _iso(now)))])
+        self._write([_Op(keyspace.audit(), ("XADD", keyspace.audit(), "*", *_flat(_audit_fields(
+            "operator", "token:revoke", "", now, None, {"token_id": token_id}))))])
         return True
 
     def check_token(self, token: str) -> tuple[str, str] | None:
@@ -478,6 +703,46 @@ class Store:
         if not data or not matches or data.get("revoked"):
             return None
         return parts[1], data["issuer"]
+
+
+def _register_op(registration_no: str, number: int, record: dict[str, Any], paper: bool, sha: str,
+                 fields: dict[str, str], event: dict[str, Any]) -> _Op:
+    return _Op.call(
+        SCRIPTS["register"],
+        [keyspace.certificate(registration_no), keyspace.version(registration_no, number),
+         keyspace.history(registration_no)],
+        [number, record["issuer"]["code"], record["equipment"]["record_no"], "1" if paper else "0", sha,
+         json.dumps(fields, ensure_ascii=False), json.dumps(event, ensure_ascii=False)])
+
+
+def _licence_of(stored: StoredVersion | None) -> str | None:
+    return stored.record.get("licence_id") if stored else None
+
+
+def _mark_op(registration_no: str, number: int) -> _Op:
+    return _Op.call(SCRIPTS["mark"], [keyspace.version(registration_no, number)], [])
+
+
+def _feed_fields(current: StoredVersion) -> dict[str, Any]:
+    return {"r": current.registration_no, "v": current.version, "s": current.state.value, "reason": current.reason,
+            "since": _iso(current.since), "by": current.superseded_by or "",
+            "rec": current.record.get("equipment", {}).get("record_no", ""), "reg": _iso(current.registered_at)}
+
+
+def _audit_fields(actor: str, action: str, registration_no: str, now: datetime, before: Any,
+                  after: Any) -> dict[str, Any]:
+    return {"actor": actor, "action": action, "r": registration_no, "at": _iso(now),
+            "before": json.dumps(before, ensure_ascii=False), "after": json.dumps(after, ensure_ascii=False)}
+
+
+def _flat(fields: dict[str, Any]) -> list[Any]:
+    return [part for pair in fields.items() for part in pair]
+
+
+def _raiser(exc: Exception) -> Callable[[], Any]:
+    def fn() -> Any:
+        raise exc
+    return fn
 
 
 def _sha256(text: str) -> str:

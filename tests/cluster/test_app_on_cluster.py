@@ -1,0 +1,47 @@
+"""REDIS_URL=redis+cluster://... selects cluster mode for every part of the app, rate limits included."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from limits.storage import RedisClusterStorage
+
+from verify_api import create_app, demo
+from verify_api.cluster import LocalCluster
+from verify_api.config import Config
+
+
+def test_the_demo_and_the_rate_limits_run_on_the_cluster(local_cluster: LocalCluster, demo_keys_dir: Path,
+                                                         tmp_path: Path) -> None:
+    local_cluster.wait_ready(30)
+    local_cluster.flushall()
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo_keys_dir, data_dir)
+    config = Config(data_dir=data_dir, redis_url=local_cluster.url, public_url="https://verify.example.cn",
+                    rate_limit="5/minute", redis_replicas=1)
+    app = create_app(config)
+    services = app.extensions["crane"]
+    assert services.store.cluster and services.store.replicas == 1
+    manifest = json.loads(demo.build(services.store, data_dir, config.public_url, datetime.now(UTC))[0]
+                          .read_text("utf-8"))
+    client = app.test_client()
+    for index, cert in enumerate(c for c in manifest["certificates"] if c.get("qr_text")):
+        # each from an address of its own, so the limit below is the only one reached
+        answer = client.post("/api/v1/verify", json={"qr": cert["qr_text"]},
+                             environ_base={"REMOTE_ADDR": f"198.51.100.{index + 1}"}).get_json()
+        assert answer["status"]["state"] == cert["expected_status"], cert
+        assert answer["status"]["source"] == "registry"
+    assert client.get("/readyz").status_code == 200
+
+    limiter = services.limiter
+    assert isinstance(limiter.storage, RedisClusterStorage)
+    codes = [client.get("/api/v1/verify?qr=HELLO", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code
+             for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+    assert not limiter._storage_dead  # counted in the cluster, not in the in-memory fallback
+    keys = [key for node in local_cluster.primaries() for key in local_cluster.node_client(node).keys("LIMITS:*")]
+    assert any("203.0.113.9" in key for key in keys), keys
+    services.store.client.close()
