@@ -56,12 +56,15 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        # a 405 names the methods that are allowed (RFC 9110), whichever body it has
+        allow = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
         if not _wants_json() and exc.code in (404, 405):
             from .pages import error_page
 
-            return error_page(exc.code or 500)
+            body, status, headers = error_page(exc.code or 500)
+            return body, status, {**headers, **allow}
         code = (exc.name or "error").lower().replace(" ", "_")
-        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        response = error_response(exc.code or 500, code, exc.description or exc.name, allow)
         if exc.code == 429 and getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response

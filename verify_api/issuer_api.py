@@ -10,6 +10,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
+from werkzeug.routing import PathConverter
 
 from keys.answer import SignatureResult, State
 from keys.errors import RecordError
@@ -23,6 +24,16 @@ from .services import client_address, services
 from .store import Change, Outcome
 
 bp = Blueprint("issuer", __name__, url_prefix="/api/v1/issuer")
+
+
+class CertificateNumber(PathConverter):
+    """A registration number in a path: it may hold "/", but a path ending in one of the change actions
+    belongs to that action, so GET /certificates/N does not also claim /certificates/N/status."""
+
+    regex = r"(?!.*/(?:status|dismantling|corrections)$)[^/].*?"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("regno", CertificateNumber))
 
 _ISSUER_STATES = {State.VALID, State.SUSPENDED, State.REVOKED, State.ENDED}
 
@@ -117,7 +128,7 @@ def register():
     return _answer(change, record.registration_no, "register", created=201)
 
 
-@bp.get("/certificates/<path:registration_no>")
+@bp.get("/certificates/<regno:registration_no>")
 @require_token
 def show(registration_no: str):
     s = services()

@@ -49,7 +49,11 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _json("Error", words[c]) for c in codes}
 
 
+# A cursor is "0" or a Redis stream id from a previous page.
+_CURSOR = {"type": "string", "pattern": "^(0|[0-9]{1,20}-[0-9]{1,20})$"}
 _REG_PATH = {"name": "registration_no", "in": "path", "required": True, "schema": {"type": "string"}}
+_REASON = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S",
+           "description": "Why; not blank, at most 200 characters"}
 _SIGNED_RECORD = {"type": "object", "required": ["record"], "properties": {
     "record": {"type": "object", "description": "The certificate record (DESIGN.md); paper ones have paper: true"},
     "qr_text": {"type": "string", "description": "The signed QR text; required unless paper"}}}
@@ -88,8 +92,10 @@ def spec(public_url: str) -> dict[str, Any]:
                               "304": {"description": "Not modified"}, **_errors(429)}}},
             "/api/v1/status-feed": {"get": {
                 "summary": "Signed pages of every certificate's state, then changes", "operationId": "statusFeed",
-                "parameters": [{"name": "since", "in": "query", "schema": {"type": "string"}},
-                               {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+                "parameters": [{"name": "since", "in": "query", "schema": _CURSOR},
+                               {"name": "limit", "in": "query", "schema": {
+                                   "type": "integer", "description": "entries per page, default 500; "
+                                                                     "values outside 1-5000 are clamped"}}],
                 "responses": {"200": _json("FeedPage", "One signed page"), **_errors(400, 429, 503)}}},
             "/api/v1/issuer/certificates": {"post": {
                 "summary": "Register a signed certificate", "operationId": "register", "security": bearer,
@@ -108,7 +114,7 @@ def spec(public_url: str) -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["state", "reason"], "properties": {
                         "state": {"enum": ["valid", "suspended", "revoked", "ended"]},
-                        "reason": {"type": "string", "maxLength": 200}}}}}},
+                        "reason": _REASON}}}}},
                 "responses": {"200": _json("Change", "Changed"), **_errors(400, 401, 403, 404, 409, 413, 415,
                                                                               429, 503)}}},
             "/api/v1/issuer/certificates/{registration_no}/dismantling": {"post": {
@@ -125,14 +131,14 @@ def spec(public_url: str) -> dict[str, Any]:
                 "security": bearer, "parameters": [_REG_PATH],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     **_SIGNED_RECORD, "required": ["record", "reason"],
-                    "properties": {**_SIGNED_RECORD["properties"], "reason": {"type": "string"}}}}}},
+                    "properties": {**_SIGNED_RECORD["properties"], "reason": _REASON}}}}},
                 "responses": {"201": _json("Change", "Corrected"), **_errors(400, 401, 403, 404, 409, 413, 415,
                                                                                 422, 429, 503)}}},
             "/api/v1/issuer/audit": {"get": {
                 "summary": "The issuer's audit entries", "operationId": "audit", "security": bearer,
-                "parameters": [{"name": "since", "in": "query", "schema": {"type": "string"}}],
+                "parameters": [{"name": "since", "in": "query", "schema": _CURSOR}],
                 "responses": {"200": {"description": "Entries", "content": {"application/json": {
-                    "schema": {"type": "object"}}}}, **_errors(401, 429, 503)}}},
+                    "schema": {"type": "object"}}}}, **_errors(400, 401, 429, 503)}}},
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
                                  "responses": {"200": {"description": "Alive"}}}},
             "/readyz": {"get": {"summary": "Readiness (store and trust list)", "operationId": "readyz",

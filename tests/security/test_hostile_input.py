@@ -234,3 +234,14 @@ def test_every_post_endpoint_refuses_deep_json(client, token):
 def test_http_helpers_work(live: LiveService):
     status, _, body = http_request(live.address, "GET", "/healthz")
     assert status == 200 and json.loads(body) == {"status": "ok"}
+
+
+def test_405_names_the_allowed_methods(client):
+    response = client.delete("/api/v1/verify")
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert response.get_json()["code"] == "method_not_allowed"
+    page = client.post("/healthz", headers={"Accept": "text/html"})
+    assert page.status_code == 405 and "GET" in page.headers["Allow"]
+    # a registration number may hold "/", but /certificates/N/status is the status action's path only
+    action = client.get("/api/v1/issuer/certificates/X/status")
+    assert action.status_code == 405 and action.headers["Allow"].split(", ").count("GET") == 0
