@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -59,6 +60,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     )
     trust = TrustSource(config.trust_path, config.root_pub_path, config.trust_reload_s)
     scan_log = ScanLog(config.data_dir / "scanlog", config.retention_days)
+    with contextlib.suppress(OSError):
+        scan_log.prune(config.now())  # a service that starts after a quiet spell drops expired logs at once
     app.extensions["crane"] = Services(config, store, trust, feed_key, limiter, scan_log)
     logger = logs.configure()
 

@@ -12,6 +12,7 @@ from keys.feed import sign_page
 
 from . import metrics
 from .errors import ApiError, read_json
+from .privacy import scrub
 from .resolve import Resolution, answer_for_stored, resolve
 from .services import client_address, services
 
@@ -109,7 +110,7 @@ def status_feed():
     entries = entries[:limit]
     page = {"format": 1, "since": since, "next": entries[-1].cursor if entries else since, "more": more,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "entries": [e.to_json() for e in entries]}
+            "entries": [{**e.to_json(), "reason": scrub(e.reason)} for e in entries]}
     response = jsonify(sign_page(page, s.feed_key))
     response.headers["Cache-Control"] = "no-store"
     return response

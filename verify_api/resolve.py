@@ -16,7 +16,7 @@ from keys.payload import MAX_TEXT, Verification, verify_at
 from keys.record import Category
 from keys.trustlist import TrustList
 
-from .privacy import mask_record
+from .privacy import mask_record, scrub
 from .store import Store, StoredVersion, StoreUnavailable, payload_sha
 
 _LICENCE_IN_TEXT = re.compile(r"1\.2\.156\.3005\.2\.[0-9A-Za-z.]{20,120}")
@@ -145,7 +145,8 @@ def answer_for_stored(stored: StoredVersion, trust: TrustList, now: datetime) ->
 def _status(stored: StoredVersion) -> Status:
     superseded_by = ({"registration_no": stored.registration_no, "version": stored.superseded_by}
                      if stored.superseded_by else None)
-    return Status(stored.state, reason=stored.reason, since=stored.since, source=Source.REGISTRY,
+    # a reason is an issuer's free text: phone and ID numbers in it are masked like any record field
+    return Status(stored.state, reason=scrub(stored.reason), since=stored.since, source=Source.REGISTRY,
                   superseded_by=superseded_by)
 
 

@@ -8,11 +8,24 @@ on the hot path of every scan.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import threading
+import weakref
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+_LOGS: weakref.WeakSet[ScanLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    """A worker that stops (gunicorn's SIGTERM, then sys.exit) keeps its last buffered lines."""
+    for log in list(_LOGS):
+        with contextlib.suppress(OSError, ValueError):
+            log.flush()
 
 
 class ScanLog:
@@ -21,6 +34,7 @@ class ScanLog:
         self._lock = threading.Lock()
         self._day: date | None = None
         self._file = None
+        _LOGS.add(self)
 
     def append(self, qr_text: str, client: str, now: datetime) -> None:
         day = now.astimezone(UTC).date()
@@ -31,6 +45,11 @@ class ScanLog:
                 self._open(day)
                 self.prune(now)
             self._file.write(line)  # buffered: a crash may lose the last few lines of a log, not an answer
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._file:
+                self._file.flush()
 
     def _open(self, day: date) -> None:
         if self._file:
@@ -56,9 +75,7 @@ class ScanLog:
         return dropped
 
     def entries(self) -> list[dict]:
-        with self._lock:
-            if self._file:
-                self._file.flush()
+        self.flush()
         out = []
         for path in sorted(self.directory.glob("*.jsonl")):
             out += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
