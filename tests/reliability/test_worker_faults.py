@@ -109,3 +109,26 @@ def test_killing_a_worker_under_wrk_load(serve, tmp_path: Path):
     assert requests > 500, out
     assert errors <= connections, out
     print(f"wrk: {requests} requests, {errors} errors with one worker killed")
+
+
+@pytest.mark.slow
+def test_slow_clients_cannot_hold_the_workers(serve):
+    """Twice as many connections as workers, each sending half a request and then nothing. gunicorn's
+    sync worker would wait on each until the master kills it (30 s), then the next; with a read timeout
+    (here 2 s) the service answers others within seconds and drops the idle connections."""
+    import socket
+
+    service: LiveService = serve("--workers", "2", CRANE_READ_TIMEOUT="2")
+    idle = [socket.create_connection(service.address, timeout=20) for _ in range(4)]
+    try:
+        for sock in idle:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # the headers never end
+        started = time.monotonic()
+        status, _, _ = service.json("GET", "/healthz", timeout=30)
+        waited = time.monotonic() - started
+        assert status == 200 and waited < 12, f"answered after {waited:.1f}s"
+        assert all(sock.recv(1024) == b"" for sock in idle)       # each closed by the server
+        assert time.monotonic() - started < 15
+    finally:
+        for sock in idle:
+            sock.close()
