@@ -285,3 +285,47 @@ def test_root_rotation_moves_a_pinned_scanner_on_and_a_list_signed_by_neither_is
     finally:
         forged.shutdown()
         forged.server_close()
+
+
+@pytest.mark.slow
+def test_a_backdated_payload_is_key_revoked_offline_too(redis_url, demo_keys_dir, tmp_path):
+    """The status feed carries each version's registration time, so an offline scanner makes the same
+    check as the service: a payload the registry first saw at or after T is not vouched for."""
+    import shutil
+
+    import segno
+
+    from verify_api.store import Store
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo_keys_dir, data_dir)
+    keys = demo.ensure_keys(data_dir)
+    now = datetime.now(UTC)
+    stolen_at = now - timedelta(days=2)
+    raw, qr = sign(keys, 6201, now - timedelta(days=30))       # iat backdated to before the theft
+    with LiveService(data_dir, args=(), env={"REDIS_URL": redis_url}) as service:
+        store = Store(redis_url, timeout=5)
+        token = store.create_token(SHENYANG, now)[1]
+        store.client.close()
+        status, _, body = service.post("/api/v1/issuer/certificates", {"record": raw, "qr_text": qr},
+                                       headers=bearer(token))
+        assert status == 201, body
+        trust = demo.demo_trust_list(keys)
+        key = next(k for k in trust.keys if k.issuer == SHENYANG and k.role is KeyRole.ISSUER)
+        publish(data_dir, replace(trust.with_key(replace(key, state=KeyState.COMPROMISED, compromised_at=stolen_at)),
+                                  serial=2), keys.root)
+        _wait_served(service, 2)
+        online = json.loads(service.post("/api/v1/verify", {"qr": qr})[2])
+        assert online["signature"]["result"] == "key_revoked" and online["verdict"]["ok"] is False
+
+        scanner = tmp_path / "scanner"
+        synced = _scan("sync", "--server", service.url, "--root-pub", str(data_dir / "trust" / "root.pub.pem"),
+                       data_dir=scanner)
+        assert synced.returncode == 0, synced.stderr
+    png = tmp_path / "backdated.png"
+    segno.make(qr, error="m", micro=False).save(png, kind="png", scale=6, border=4)
+    offline = _scan(str(png), "--json", data_dir=scanner)       # the service is gone: offline
+    [answer] = [json.loads(line) for line in offline.stdout.splitlines() if line.startswith("{")]
+    assert answer["mode"] == "offline", answer
+    assert answer["signature"]["result"] == "key_revoked" and answer["verdict"]["ok"] is False, answer
+    assert offline.returncode == 1
