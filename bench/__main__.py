@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUITES = ("bench.service", "bench.decode")
+SUITES = ("bench.service", "bench.decode", "bench.cluster")
 
 
 def machine() -> str:

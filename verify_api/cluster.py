@@ -331,6 +331,11 @@ class LocalNginx:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """The master's pid, which is also the process group of its workers."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def conf_path(self) -> Path:
         return Path(self.directory) / "nginx.conf"
 

@@ -3,6 +3,16 @@
 Keys that must change together carry the same hash tag ({...}), so the same code runs on Redis Cluster:
 all keys of one registration number share its slot; the status feed and the audit log are one stream
 each, so each stays in order.
+
+The rules the store keeps on a cluster (tests/cluster runs it on one):
+- a script gets only the keys of one registration (`certificate`, `version`, `history`); the version key
+  it derives inside (`KEYS[1] .. ':v' .. latest`) is `version()` of the same number, so the same slot;
+- every other write is a single-key command (SET of a licence, XADD to the feed or the audit, HSET of a
+  token); a pipeline may mix slots, because the store sends one pipeline per master, never MULTI/EXEC;
+- nothing reads or writes two registrations in one command.
+The feed and the audit stream each live on one master: every change appends to both, which is fine at
+issuers' write rates (see docs/deployment.md) and is what keeps each of them in one order.
+Flask-Limiter's counters are its own single-key entries (`LIMITS:LIMITER/crane-limits/...`).
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from limits.storage import RedisClusterStorage
 
 from verify_api import create_app, demo
 from verify_api.cluster import LocalCluster
 from verify_api.config import Config
+from verify_api.store import Store, StoreUnavailable, cluster_nodes, is_cluster_url
 
 
 def test_the_demo_and_the_rate_limits_run_on_the_cluster(local_cluster: LocalCluster, demo_keys_dir: Path,
@@ -45,3 +47,19 @@ def test_the_demo_and_the_rate_limits_run_on_the_cluster(local_cluster: LocalClu
     keys = [key for node in local_cluster.primaries() for key in local_cluster.node_client(node).keys("LIMITS:*")]
     assert any("203.0.113.9" in key for key in keys), keys
     services.store.client.close()
+
+
+def test_cluster_urls_name_every_startup_node_and_the_credentials() -> None:
+    assert cluster_nodes("redis+cluster://10.0.0.1:7000,10.0.0.2:7001/") == (
+        [("10.0.0.1", 7000), ("10.0.0.2", 7001)], {})
+    assert cluster_nodes("redis+cluster://crane:s3cret@redis-a:6379,redis-b") == (
+        [("redis-a", 6379), ("redis-b", 6379)], {"username": "crane", "password": "s3cret"})
+    assert cluster_nodes("redis+cluster://:pw@[::1]:7000") == ([("::1", 7000)], {"password": "pw"})
+    assert is_cluster_url("redis+cluster://h:1") and not is_cluster_url("redis://h:1")
+
+
+def test_a_store_on_an_unreachable_cluster_is_unavailable_not_broken() -> None:
+    store = Store("redis+cluster://127.0.0.1:1", timeout=0.5)  # nothing listens on port 1
+    assert store.ping() is False
+    with pytest.raises(StoreUnavailable):
+        store.get("辽A-SY-2024-00001")
