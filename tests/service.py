@@ -27,6 +27,13 @@ class Service:
     log: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 60.0) -> Service:
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> Service:
         env = {**os.environ, "CRANE_RATE_LIMIT": "off", **self.env}
         if "REDIS_URL" not in self.env:
             env.pop("REDIS_URL", None)  # the embedded server of the data directory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -87,9 +88,15 @@ def serve(env: Environment, host: str, port: int, data_dir: str | None, workers:
                    "--bind", f"fd://{listener.fileno()}", "verify_api.wsgi:app"]
         env.out(f"serving on {config.public_url} (data {config.data_dir.resolve()}, store {store.url})")
         env.stdout.flush()
-        child = subprocess.Popen(command, env=child_env, pass_fds=(listener.fileno(),), start_new_session=True)
+        child = subprocess.Popen(command, env=child_env, pass_fds=(listener.fileno(),), start_new_session=True,
+                                 preexec_fn=_die_with_parent)
         listener.close()
         return _supervise(child)
+
+
+def _die_with_parent() -> None:
+    """gunicorn does not notice its parent dying: have the kernel send it SIGTERM if `serve` is killed outright."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _supervise(child: subprocess.Popen) -> ExitStatus:
