@@ -60,20 +60,22 @@ def test_killing_a_worker_under_load_loses_only_requests_in_flight(serve):
             os.kill(victim, signal.SIGKILL)
             kills.append((victim, time.monotonic()))
             service.wait_for_workers(WORKERS, exclude={victim})
+            replaced_at = time.monotonic()
             time.sleep(1.0)
         stop.set()
         for future in futures:
             future.result()
 
     failures = [o for o in outcomes if o[2]]
-    after_last_kill = [o for o in outcomes if o[0] > kills[-1][1] + 0.5]
+    after_last_kill = [o for o in outcomes if o[0] > replaced_at]
     summary = f"{len(outcomes)} requests, {len(failures)} failed ({[f[2] for f in failures]}), kills {kills}"
     assert len(failures) <= KILLS * CLIENTS, summary
     assert all(f[1] == 0 for f in failures), f"a worker's death showed as an HTTP error: {summary}"
     # every failure was a request under way when a worker died
     for started, _, _ in failures:
         assert any(started <= killed_at + 0.05 for _, killed_at in kills), summary
-    assert len(after_last_kill) > 50 and not any(o[2] for o in after_last_kill), summary
+    # once the master has replaced the worker, everything is answered again
+    assert len(after_last_kill) > 20 and not any(o[2] for o in after_last_kill), summary
     assert set(service.workers()).isdisjoint(victim for victim, _ in kills)
     print(summary)
 
