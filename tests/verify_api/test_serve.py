@@ -104,14 +104,19 @@ def _children(pid: int) -> list[int]:
 
 
 def test_gunicorn_does_not_outlive_a_killed_serve(tmp_path):
-    with Service(tmp_path / "data") as service:
-        master = [p for p in _children(service.process.pid)
-                  if b"-m\x00gunicorn" in Path(f"/proc/{p}/cmdline").read_bytes()]
-        assert len(master) == 1
-        os.kill(service.process.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and _alive(master[0]):
-            time.sleep(0.2)
-        assert not _alive(master[0]), "gunicorn lived on after serve was killed"
-    # the data directory's redis-server outlives any one command by design; stop it as its last user
-    ensure_embedded(tmp_path / "data").close()
+    try:
+        with Service(tmp_path / "data") as service:
+            master = [p for p in _children(service.process.pid)
+                      if b"-m\x00gunicorn" in Path(f"/proc/{p}/cmdline").read_bytes()]
+            assert len(master) == 1
+            os.kill(service.process.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and _alive(master[0]):
+                time.sleep(0.2)
+            alive = _alive(master[0])
+            if alive:
+                os.kill(master[0], signal.SIGTERM)
+            assert not alive, "gunicorn lived on after serve was killed"
+    finally:
+        # the data directory's redis-server outlives any one command by design; stop it as its last user
+        ensure_embedded(tmp_path / "data").close()
