@@ -187,7 +187,7 @@ def _served_serial(service: LiveService) -> int:
 
 
 def _wait_served(service: LiveService, serial: int) -> None:
-    """Each gunicorn worker re-reads the list on its first request after its reload interval (2 s)."""
+    """The worker re-reads the list on its first request after its reload interval (2 s)."""
     time.sleep(2.2)
     assert [_served_serial(service) for _ in range(6)] == [serial] * 6
 
@@ -231,7 +231,8 @@ def test_root_rotation_moves_a_pinned_scanner_on_and_a_list_signed_by_neither_is
     forged = _ForgedServer()
     threading.Thread(target=forged.serve_forever, daemon=True).start()
     try:
-        with LiveService(data_dir, args=("--demo",), env={"REDIS_URL": redis_url}) as service:
+        # one worker: each gunicorn worker keeps its own copy of the list, and this test is about pins
+        with LiveService(data_dir, args=("--demo", "--workers", "1"), env={"REDIS_URL": redis_url}) as service:
             first = _scan("sync", "--server", service.url, "--root-pub", str(old_pub), data_dir=pinned)
             assert first.returncode == 0, first.stderr
             assert _pins(pinned) == [old_root.public_key().kid]
@@ -303,7 +304,7 @@ def test_a_backdated_payload_is_key_revoked_offline_too(redis_url, demo_keys_dir
     now = datetime.now(UTC)
     stolen_at = now - timedelta(days=2)
     raw, qr = sign(keys, 6201, now - timedelta(days=30))       # iat backdated to before the theft
-    with LiveService(data_dir, args=(), env={"REDIS_URL": redis_url}) as service:
+    with LiveService(data_dir, args=("--workers", "1"), env={"REDIS_URL": redis_url}) as service:
         store = Store(redis_url, timeout=5)
         token = store.create_token(SHENYANG, now)[1]
         store.client.close()
