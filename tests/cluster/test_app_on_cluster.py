@@ -63,3 +63,48 @@ def test_a_store_on_an_unreachable_cluster_is_unavailable_not_broken() -> None:
     assert store.ping() is False
     with pytest.raises(StoreUnavailable):
         store.get("辽A-SY-2024-00001")
+
+
+def test_the_cli_commands_run_on_the_cluster(local_cluster: LocalCluster, demo_keys_dir: Path,
+                                             tmp_path: Path) -> None:
+    import io
+    import random
+
+    from keys.cli_env import Environment, ExitStatus
+    from keys.payload import issue
+    from keys.record import Record
+    from keys.samples import CITIES, sample_record
+    from verify_api.cli import main
+
+    local_cluster.wait_ready(30)
+    local_cluster.flushall()
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo_keys_dir, data_dir)
+    keys = demo.ensure_keys(data_dir)
+
+    def run(*args: str) -> list[str]:
+        out, err = io.StringIO(), io.StringIO()
+        env = Environment(stdout=out, stderr=err, stdout_isatty=False, vars={
+            "REDIS_URL": local_cluster.url, "CRANE_DATA_DIR": str(data_dir), "CRANE_REDIS_REPLICAS": "1"})
+        assert main(list(args), env) == ExitStatus.OK, err.getvalue()
+        return out.getvalue().splitlines()
+
+    lines = []
+    for i in range(60):  # spread over the three masters
+        city = CITIES[i % 3]
+        raw = sample_record(random.Random(i), 7000 + i, city=city)
+        text = issue(Record.from_json(raw), keys.issuers[city.code], "https://v.example.cn",
+                     datetime(2025, 5, 1, 2, tzinfo=UTC))
+        lines.append(json.dumps({"record": raw, "qr_text": text}, ensure_ascii=False))
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines), "utf-8")
+    assert run("import", str(path))[-1] == "imported 60, already present 0, rejected 0"
+    assert run("import", str(path))[-1] == "imported 0, already present 60, rejected 0"
+    reg = json.loads(lines[4])["record"]["registration_no"]
+    assert run("status", reg, "suspended", "--reason", "检查")[-1].endswith("valid -> suspended")
+    token_id = run("token", "create", "--issuer", "210100")[0].split()[1]
+    assert run("token", "revoke", token_id)[-1] == f"token {token_id} revoked"
+    store = Store(local_cluster.url, timeout=2.0)
+    assert len(store.feed(count=1000)) == 61
+    assert [e.action for e in store.audit(count=1000)][-3:] == ["status", "token:create", "token:revoke"]
+    store.client.close()

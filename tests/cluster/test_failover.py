@@ -15,6 +15,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pytest
+
 from keys.answer import State
 from verify_api import keyspace
 from verify_api.cluster import LocalCluster
@@ -102,6 +104,11 @@ def test_killing_a_master_under_write_load_loses_no_acknowledged_change(fresh_cl
         killed_at = cluster.kill(victim)
         promoted = cluster.wait_failover(victim, timeout=30)
         failover_s = time.monotonic() - killed_at
+        # the promoted master has no replica now: nothing that touches its shard is acknowledged
+        lonely = Store(cluster.url, timeout=1.0, replicas=1)
+        with pytest.raises(StoreUnavailable, match="0 of 1 replicas"):
+            lonely.register(record(900_000), qr(record(900_000)), "issuer:load:test", NOW)
+        lonely.client.close()
         cluster.restart(victim)
         cluster.wait_ready(30)
         rejoined_at = time.monotonic()
