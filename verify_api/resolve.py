@@ -152,8 +152,7 @@ def _status(stored: StoredVersion) -> Status:
 
 def public_certificate(stored: StoredVersion) -> dict:
     record = _masked(stored.record_json)
-    return {**record, "latest_version": stored.latest,
-            "registered_at": stored.registered_at.isoformat(timespec="seconds")}
+    return {**record, "registered_at": stored.registered_at.isoformat(timespec="seconds")}
 
 
 @lru_cache(maxsize=4096)

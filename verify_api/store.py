@@ -86,7 +86,7 @@ class StoredVersion:
     since: datetime
     registered_at: datetime
     superseded_by: int | None
-    latest: int
+    latest: int | None  # the newest version, when read by number alone
 
     @property
     def record(self) -> dict[str, Any]:
@@ -426,24 +426,23 @@ class Store:
 
     def get(self, registration_no: str, version: int | None = None) -> StoredVersion | None:
         def read() -> StoredVersion | None:
+            latest = None
             if version is None:
                 meta = self.client.hgetall(keyspace.certificate(registration_no))
-                data = meta and self.client.hgetall(keyspace.version(registration_no, int(meta["latest"])))
-            else:  # one round trip when the version is known, as it is for every scanned payload
-                pipe = self.client.pipeline(transaction=False)
-                pipe.hgetall(keyspace.certificate(registration_no))
-                pipe.hgetall(keyspace.version(registration_no, version))
-                meta, data = pipe.execute()
-            if not meta or not data or "record" not in data:
+                if not meta:
+                    return None
+                latest = int(meta["latest"])
+            # A scanned payload names its version: one key, one round trip, on the hot path.
+            data = self.client.hgetall(keyspace.version(registration_no, version or latest))
+            if not data or "record" not in data:
                 return None
-            number = version or int(meta["latest"])
             return StoredVersion(
-                registration_no=registration_no, version=number, issuer=meta["issuer"],
+                registration_no=registration_no, version=version or latest, issuer=data["issuer"],
                 record_json=data["record"], qr_text=data.get("qr_text") or None, state=State(data["state"]),
                 reason=data.get("reason", ""), since=datetime.fromisoformat(data["since"]),
                 registered_at=datetime.fromisoformat(data["registered_at"]),
                 superseded_by=int(data["superseded_by"]) if data.get("superseded_by") else None,
-                latest=int(meta["latest"]),
+                latest=latest,
             )
         return self._call(read)
 
@@ -481,10 +480,7 @@ class Store:
         paper = bool(record.get("paper"))
         state = state or (State.PAPER_LEGACY if paper else State.VALID)
         sha = payload_sha(qr_text, record)
-        since = record.get("issued_on", "")
-        fields = {"record": json.dumps(record, ensure_ascii=False, sort_keys=True), "qr_text": qr_text or "",
-                  "state": state.value, "reason": "", "since": _since(since, now), "registered_at": _iso(now),
-                  "published": "0", "superseded_by": ""}
+        fields = _version_fields(record, qr_text, state, _since(record.get("issued_on", ""), now), now)
         event = {"at": _iso(now), "actor": actor, "action": "register", "version": number, "after": state.value}
         reply = self._write([_register_op(registration_no, number, record, paper, sha, fields, event)])[0]
         outcome, detail = Outcome(reply[0]), reply[1]
@@ -519,9 +515,7 @@ class Store:
         registration_no, number = record["registration_no"], int(record["version"])
         paper = bool(record.get("paper"))
         state = State.PAPER_LEGACY if paper else State.VALID
-        fields = {"record": json.dumps(record, ensure_ascii=False, sort_keys=True), "qr_text": qr_text or "",
-                  "state": state.value, "reason": "", "since": _iso(now), "registered_at": _iso(now),
-                  "published": "0", "superseded_by": ""}
+        fields = _version_fields(record, qr_text, state, _iso(now), now)
         event = {"at": _iso(now), "actor": actor, "action": "correction", "version": number, "reason": reason}
         reply = self._write([_Op.call(
             SCRIPTS["correct"],
@@ -629,9 +623,7 @@ class Store:
             paper = bool(record.get("paper"))
             state = State.PAPER_LEGACY if paper else State.VALID
             states.append(state)
-            fields = {"record": json.dumps(record, ensure_ascii=False, sort_keys=True), "qr_text": qr_text or "",
-                      "state": state.value, "reason": "", "since": _since(record.get("issued_on", ""), now),
-                      "registered_at": _iso(now), "published": "0", "superseded_by": ""}
+            fields = _version_fields(record, qr_text, state, _since(record.get("issued_on", ""), now), now)
             event = {"at": _iso(now), "actor": actor, "action": "import", "version": number, "after": state.value}
             ops.append(_register_op(registration_no, number, record, paper, payload_sha(qr_text, record), fields,
                                     event))
@@ -746,6 +738,14 @@ def _raiser(exc: Exception) -> Callable[[], Any]:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _version_fields(record: dict[str, Any], qr_text: str | None, state: State, since: str,
+                    now: datetime) -> dict[str, str]:
+    """A version's hash: everything an answer needs, so a scan reads one key in one round trip."""
+    return {"record": json.dumps(record, ensure_ascii=False, sort_keys=True), "qr_text": qr_text or "",
+            "issuer": record["issuer"]["code"], "state": state.value, "reason": "", "since": since,
+            "registered_at": _iso(now), "published": "0", "superseded_by": ""}
 
 
 def _since(issued_on: str, now: datetime) -> str:
