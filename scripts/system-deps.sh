@@ -6,7 +6,7 @@ purpose=${1:-run}
 pkgs=(libzbar0 libgl1 libglib2.0-0 redis-server redis-tools fonts-noto-cjk)
 case "$purpose" in
   venv) pkgs=(python3-venv) ;;
-  test) pkgs+=(chromium nginx) ;;
+  test) pkgs+=(chromium nginx wrk) ;;
   bench) pkgs+=(wrk nginx) ;;
 esac
 missing=()

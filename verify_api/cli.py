@@ -78,7 +78,8 @@ def serve(env: Environment, host: str, port: int, data_dir: str | None, workers:
             manifest, created = demo.build(store, config.data_dir, config.public_url, env.now())
             env.out(f"demo: {created} new certificates; manifest {manifest.resolve()}")
             env.out(f"demo QR images: {(manifest.parent / 'qr').resolve()}")
-        metrics_dir = config.data_dir / "metrics"
+        # One metrics folder per serve process: nodes sharing a data directory must not wipe each other's.
+        metrics_dir = config.data_dir / "metrics" / str(os.getpid())
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         child_env = {**env.vars, "REDIS_URL": store.url, "CRANE_DATA_DIR": str(config.data_dir),
@@ -91,7 +92,10 @@ def serve(env: Environment, host: str, port: int, data_dir: str | None, workers:
         child = subprocess.Popen(command, env=child_env, pass_fds=(listener.fileno(),), start_new_session=True,
                                  preexec_fn=_die_with_parent)
         listener.close()
-        return _supervise(child)
+        try:
+            return _supervise(child)
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _die_with_parent() -> None:

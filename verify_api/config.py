@@ -63,6 +63,10 @@ class Config:
         )
         return config.with_(**overrides)
 
+    def __post_init__(self) -> None:
+        if self.retention_days < 1:
+            raise ValueError("CRANE_LOG_RETENTION_DAYS must be at least 1 (the law asks for 180)")
+
     def with_(self, **overrides: Any) -> Config:
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known

@@ -77,7 +77,8 @@ def _signed_record(body: dict[str, Any]) -> tuple[Record, str | None]:
     except RecordError as exc:
         raise ApiError(400, "invalid_record", str(exc)) from None
     if record.issuer.code != g.issuer:
-        _deny(record.registration_no, "register", f"token of {g.issuer} used for {record.issuer.code}")
+        _deny(record.registration_no, "register", f"token of {g.issuer} used for {record.issuer.code}",
+              record.issuer.code)
     qr_text = body.get("qr_text")
     if record.paper:
         if qr_text:
@@ -98,15 +99,15 @@ def _signed_record(body: dict[str, Any]) -> tuple[Record, str | None]:
     return record, qr_text.strip()
 
 
-def _deny(registration_no: str, action: str, why: str) -> None:
+def _deny(registration_no: str, action: str, why: str, owner: str) -> None:
     s = services()
-    s.store.record_denied(g.actor, action, registration_no, s.config.now(), why)
+    s.store.record_denied(g.actor, action, registration_no, s.config.now(), why, owner)
     raise ApiError(403, "forbidden", "该证书不属于本发证机关 / this certificate belongs to another issuer")
 
 
 def _answer(change: Change, registration_no: str, action: str, created: int = 200):
     if change.outcome is Outcome.FORBIDDEN:
-        _deny(registration_no, action, f"owned by {change.detail}")
+        _deny(registration_no, action, f"owned by {change.detail}", change.detail)
     if change.outcome is Outcome.NOT_FOUND:
         raise ApiError(404, "not_found", "未查询到该使用登记编号 / no such registration number")
     if change.outcome is Outcome.CONFLICT:
@@ -136,7 +137,7 @@ def show(registration_no: str):
     if stored is None:
         raise ApiError(404, "not_found", "未查询到该使用登记编号 / no such registration number")
     if stored.issuer != g.issuer:
-        _deny(registration_no, "read", f"owned by {stored.issuer}")
+        _deny(registration_no, "read", f"owned by {stored.issuer}", stored.issuer)
     return jsonify({"registration_no": registration_no, "version": stored.version, "state": stored.state.value,
                     "reason": stored.reason, "since": stored.since.isoformat(), "record": mask_record(stored.record),
                     "history": s.store.history(registration_no)})

@@ -53,7 +53,3 @@ def audit() -> str:
 def token(token_id: str) -> str:
     """Hash: an issuer token's issuer code and the SHA-256 of its secret (never the secret)."""
     return f"{PREFIX}:{{t:{token_id}}}"
-
-
-def limiter_prefix() -> str:
-    return f"{PREFIX}:limits"

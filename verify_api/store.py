@@ -470,7 +470,8 @@ class Store:
         rows = self._call(lambda: self.client.xrange(keyspace.audit(), start, "+", count=count))
         entries = [AuditEntry(i, f["actor"], f["action"], f["r"], f["at"], json.loads(f["before"]),
                               json.loads(f["after"])) for i, f in rows]
-        return [e for e in entries if issuer is None or e.actor.split(":")[1:2] == [issuer]]
+        return [e for e in entries if issuer is None or e.actor.split(":")[1:2] == [issuer]
+                or (isinstance(e.after, dict) and e.after.get("owner") == issuer)]
 
     # --- writes ---------------------------------------------------------------------------------------
 
@@ -591,10 +592,11 @@ class Store:
             self._publish(registration_no, latest, actor, action, before, after, at,
                           licence_id=None if before else _licence_of(self.get(registration_no, latest)))
 
-    def record_denied(self, actor: str, action: str, registration_no: str, now: datetime, why: str) -> None:
-        """Refused attempts are audited too: an issuer reaching for another's certificate is worth knowing."""
+    def record_denied(self, actor: str, action: str, registration_no: str, now: datetime, why: str,
+                      owner: str) -> None:
+        """Refused attempts are audited too, where both the one who tried and the owner can read them."""
         self._write([_Op(keyspace.audit(), ("XADD", keyspace.audit(), "*", *_flat(_audit_fields(
-            actor, action + ":denied", registration_no, now, None, {"denied": why}))))])
+            actor, action + ":denied", registration_no, now, None, {"denied": why, "owner": owner}))))])
 
     # --- bulk import ----------------------------------------------------------------------------------
 

@@ -128,7 +128,7 @@ def test_audit_records_every_change_and_every_denial(store: Store) -> None:
     reg = raw["registration_no"]
     store.register(raw, qr(raw), ACTOR, NOW)
     store.change_status(reg, State.SUSPENDED, "site stopped", ACTOR, NOW, issuer="210100")
-    store.record_denied("issuer:210200:t", "status", reg, NOW, "token of 210200 used for 210100")
+    store.record_denied("issuer:210200:t", "status", reg, NOW, "token of 210200 used for 210100", "210100")
     token_id, _ = store.create_token("210200", NOW)
     entries = store.audit()
     assert [(e.actor, e.action, e.registration_no) for e in entries] == [
@@ -137,6 +137,7 @@ def test_audit_records_every_change_and_every_denial(store: Store) -> None:
     assert entries[1].before == {"state": "valid"} and entries[1].after == {"state": "suspended", "reason": "site stopped"}
     assert entries[3].after == {"token_id": token_id, "issuer": "210200"}
     assert [e.action for e in store.audit(issuer="210200")] == ["status:denied"]
+    assert [e.action for e in store.audit(issuer="210100")][-1] == "status:denied"  # the owner sees it too
     assert [e.action for e in store.audit(after=entries[1].id)] == ["status:denied", "token:create"]
 
 

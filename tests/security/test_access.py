@@ -72,11 +72,14 @@ def test_a_token_of_one_issuer_cannot_register_or_change_anothers_certificates(c
     assert stored.state.value == "valid" and stored.version == 1 and stored.issuer == DALIAN
     assert len(store.history(theirs["registration_no"])) == 1
     assert store.get(other["registration_no"]) is None
-    # and one issuer's audit view holds only its own entries
+    # one issuer's audit view holds its own entries, and the attempts others made on its certificates
     seen = client.get("/api/v1/issuer/audit", headers=bearer(shenyang)).get_json()["entries"]
     assert seen and all(e["actor"].startswith(f"issuer:{SHENYANG}:") for e in seen)
     mine = client.get("/api/v1/issuer/audit", headers=bearer(dalian)).get_json()["entries"]
-    assert [e["action"] for e in mine] == ["register"]
+    assert mine[0]["action"] == "register" and mine[0]["actor"].startswith(f"issuer:{DALIAN}:")
+    assert {e["action"] for e in mine[1:]} <= {f"{a}:denied" for a in ("register", "status", "dismantling",
+                                                                        "correction", "read")}
+    assert all(e["after"]["owner"] == DALIAN and e["actor"].startswith(f"issuer:{SHENYANG}:") for e in mine[1:])
 
 
 @pytest.mark.slow

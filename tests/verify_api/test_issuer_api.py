@@ -165,3 +165,24 @@ def test_every_change_is_audited(client, token, demo_keys, store):
     assert [e["action"] for e in mine] == ["register", "status"]
     assert mine[1]["before"] == {"state": "valid"} and mine[1]["after"]["state"] == "suspended"
     assert all(e["actor"].startswith("issuer:210100:") and e["at"] for e in mine)
+
+
+def test_an_owner_sees_the_refused_attempts_on_its_certificates(client, store, demo_keys):
+    shenyang = store.create_token(CITIES[0].code, datetime.now(UTC))[1]
+    dalian = store.create_token(CITIES[1].code, datetime.now(UTC))[1]
+    raw, qr = signed(demo_keys, index=901)
+    client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(shenyang))
+    reg = raw["registration_no"]
+    client.post(f"/api/v1/issuer/certificates/{reg}/status", json={"state": "revoked", "reason": "x"},
+                headers=auth(dalian))
+    seen = client.get("/api/v1/issuer/audit", headers=auth(shenyang)).get_json()["entries"]
+    denied = [e for e in seen if e["action"] == "status:denied"]
+    assert len(denied) == 1 and denied[0]["actor"].startswith("issuer:210200:")
+    assert denied[0]["after"]["owner"] == "210100"
+
+
+def test_a_retention_below_one_day_is_refused():
+    from verify_api.config import Config
+
+    with pytest.raises(ValueError, match="RETENTION"):
+        Config(retention_days=0)
