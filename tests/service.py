@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,7 @@ class Service:
     url: str = ""
     process: subprocess.Popen | None = None
     log: list[str] = field(default_factory=list)
+    _drain: threading.Thread | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 60.0) -> Service:
         try:
@@ -52,6 +54,9 @@ class Service:
                 break
         else:
             raise RuntimeError("crane-verify serve did not start:\n" + "".join(self.log))
+        # keep reading what the service prints: a full pipe would stall it
+        self._drain = threading.Thread(target=self._read_output, daemon=True)
+        self._drain.start()
         while time.monotonic() < deadline:
             try:
                 if self.get("/readyz")[0] == 200:
@@ -61,6 +66,13 @@ class Service:
             time.sleep(0.1)
         raise RuntimeError("service never became ready:\n" + "".join(self.log))
 
+    def _read_output(self) -> None:
+        try:
+            for line in self.process.stdout:
+                self.log.append(line)
+        except (OSError, ValueError):
+            pass
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -69,6 +81,8 @@ class Service:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+        if self._drain:
+            self._drain.join(5)
         if self.process and self.process.stdout:
             self.process.stdout.close()
 
@@ -97,3 +111,24 @@ class Service:
 
     def manifest(self) -> dict:
         return json.loads((self.data_dir / "demo" / "manifest.json").read_text("utf-8"))
+
+
+def process_tree() -> dict[int, list[int]]:
+    """Parent pid -> pids of its living children, read from /proc."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return tree
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

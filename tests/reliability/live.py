@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
-import signal
 import socket
-import subprocess
-import threading
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from keys.payload import issue
 from keys.record import Record
 from keys.samples import CITIES, sample_record
-from tests.service import Service
+from tests.service import Service, process_tree
 from verify_api import demo
 
 SIGNED_AT = datetime(2025, 6, 1, 1, tzinfo=UTC)
@@ -33,43 +28,15 @@ BASE_URL = "https://verify.example.cn"
 
 @dataclass
 class LiveService(Service):
-    _drain: threading.Thread | None = field(default=None, repr=False)
-
-    def start(self, timeout: float = 60.0) -> LiveService:
-        super().start(timeout)
-        self._drain = threading.Thread(target=self._read_output, daemon=True)
-        self._drain.start()
-        return self
-
-    def _read_output(self) -> None:
-        try:
-            for line in self.process.stdout:
-                self.log.append(line)
-        except (OSError, ValueError):
-            pass
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        if self._drain:
-            self._drain.join(5)
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
-
     # --- processes ------------------------------------------------------------------------------------
 
     def gunicorn_master(self) -> int:
-        children = _children().get(self.process.pid, [])
+        children = process_tree().get(self.process.pid, [])
         assert len(children) == 1, f"expected one gunicorn master under {self.process.pid}: {children}"
         return children[0]
 
     def workers(self) -> list[int]:
-        return sorted(_children().get(self.gunicorn_master(), []))
+        return sorted(process_tree().get(self.gunicorn_master(), []))
 
     def wait_for_workers(self, count: int, exclude: set[int] = frozenset(), timeout: float = 20.0) -> list[int]:
         deadline = time.monotonic() + timeout
@@ -136,22 +103,6 @@ def raw_request(address: tuple[str, int], payload: bytes, timeout: float = 5.0) 
     except (IndexError, ValueError):
         status = 0
     return status, response, elapsed
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] == "Z":
-            continue
-        tree.setdefault(int(fields[1]), []).append(int(entry))
-    return tree
 
 
 # --- certificates to register --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pytest
 from keys.cli_env import Environment, ExitStatus
 from scanner.cli import main
 from tests.scanner import photos
+from tests.service import process_tree
 
 START_TIMEOUT = 90
 STOP_TIMEOUT = 20
@@ -43,22 +44,8 @@ def _crane_verify() -> str:
     return found
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
 def descendants(pid: int) -> list[int]:
-    tree, out, stack = _children(), [], [pid]
+    tree, out, stack = process_tree(), [], [pid]
     while stack:
         for child in tree.get(stack.pop(), []):
             out.append(child)

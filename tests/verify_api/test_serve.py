@@ -13,7 +13,7 @@ import zxingcpp
 from PIL import Image
 
 from keys.cli_env import Environment
-from tests.service import Service
+from tests.service import Service, alive, process_tree
 from verify_api.cli import main
 from verify_api.redis_server import ensure_embedded
 
@@ -83,40 +83,20 @@ def test_registrations_survive_a_restart(tmp_path):
         assert answer["status"]["reason"] == "重启测试"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def test_gunicorn_does_not_outlive_a_killed_serve(tmp_path):
     try:
         with Service(tmp_path / "data") as service:
-            master = [p for p in _children(service.process.pid)
+            master = [p for p in process_tree().get(service.process.pid, [])
                       if b"-m\x00gunicorn" in Path(f"/proc/{p}/cmdline").read_bytes()]
             assert len(master) == 1
             os.kill(service.process.pid, signal.SIGKILL)
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and _alive(master[0]):
+            while time.monotonic() < deadline and alive(master[0]):
                 time.sleep(0.2)
-            alive = _alive(master[0])
-            if alive:
+            survived = alive(master[0])
+            if survived:
                 os.kill(master[0], signal.SIGTERM)
-            assert not alive, "gunicorn lived on after serve was killed"
+            assert not survived, "gunicorn lived on after serve was killed"
     finally:
         # the data directory's redis-server outlives any one command by design; stop it as its last user
         ensure_embedded(tmp_path / "data").close()
