@@ -17,7 +17,7 @@ from keys.record import Category
 from keys.trustlist import TrustList
 
 from .privacy import mask_record, scrub
-from .store import Store, StoredVersion, StoreUnavailable, payload_sha
+from .store import Store, StoredVersion, StoreUnavailable, payload_of
 
 _LICENCE_IN_TEXT = re.compile(r"1\.2\.156\.3005\.2\.[0-9A-Za-z.]{20,120}")
 
@@ -60,7 +60,6 @@ _cache = VerificationCache()
 class Resolution:
     answer: Answer
     store_down: bool = False
-    kind: str = "payload"   # payload | licence_id | malformed
 
     @cached_property
     def body(self) -> dict:
@@ -82,7 +81,7 @@ def resolve(text: str, trust: TrustList, store: Store, now: datetime) -> Resolut
 
 def _malformed(now: datetime, reason: str) -> Resolution:
     status = Status(State.UNKNOWN, reason="不是本系统的证书二维码 / not a certificate code of this system")
-    return Resolution(Answer(Signature(SignatureResult.MALFORMED), status, now), kind="malformed")
+    return Resolution(Answer(Signature(SignatureResult.MALFORMED), status, now))
 
 
 def _by_payload(text: str, verification: Verification, trust: TrustList, store: Store, now: datetime) -> Resolution:
@@ -100,14 +99,11 @@ def _by_payload(text: str, verification: Verification, trust: TrustList, store: 
     if stored is None:
         status = Status(State.NOT_FOUND, reason=NOT_REGISTERED)
         return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)))
-    if payload_sha(text.strip(), {}) != payload_sha(stored.qr_text, {}):
+    if payload_of(text) != payload_of(stored.qr_text or ""):
         status = Status(State.NOT_FOUND, reason=DIFFERS)
         return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)))
-    key = verification.key
-    if (verification.valid and key and key.compromised_at and stored.registered_at >= key.compromised_at):
-        # The key was stolen: a backdated signing time cannot hide when the registry first saw the payload.
-        signature = replace(signature, result=SignatureResult.KEY_REVOKED)
-    return Resolution(Answer(signature, _status(stored), now, public_certificate(stored)))
+    return Resolution(Answer(_registered_signature(verification, stored), _status(stored), now,
+                             public_certificate(stored)))
 
 
 def _by_licence_id(candidate: str, trust: TrustList, store: Store, now: datetime) -> Resolution:
@@ -120,26 +116,31 @@ def _by_licence_id(candidate: str, trust: TrustList, store: Store, now: datetime
         stored = store.get(*found) if found else None
     except StoreUnavailable:
         return Resolution(Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.UNKNOWN, reason=STORE_DOWN),
-                                 now), store_down=True, kind="licence_id")
+                                 now), store_down=True)
     if stored is None:
         return Resolution(Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.NOT_FOUND,
-                                 reason=NOT_REGISTERED), now), kind="licence_id")
-    return Resolution(answer_for_stored(stored, trust, now), kind="licence_id")
+                                 reason=NOT_REGISTERED), now))
+    return Resolution(answer_for_stored(stored, trust, now))
 
 
 def answer_for_stored(stored: StoredVersion, trust: TrustList, now: datetime) -> Answer:
     """The answer for a certificate found by number: its stored issuer signature checked afresh."""
     if stored.qr_text:
-        verification = _cache.verify(stored.qr_text, trust, now)
-        signature = verification.signature()
-        key = verification.key
-        if verification.valid and key and key.compromised_at and stored.registered_at >= key.compromised_at:
-            signature = replace(signature, result=SignatureResult.KEY_REVOKED)
+        signature = _registered_signature(_cache.verify(stored.qr_text, trust, now), stored)
     else:
         issuer = trust.issuer(stored.issuer)
         signature = Signature(SignatureResult.NOT_APPLICABLE,
                               issuer=IssuerRef(issuer.code, issuer.name) if issuer else None)
     return Answer(signature, _status(stored), now, public_certificate(stored))
+
+
+def _registered_signature(verification: Verification, stored: StoredVersion) -> Signature:
+    """A stolen key cannot backdate its way past its compromise: the registry knows when it first saw the payload."""
+    signature = verification.signature()
+    key = verification.key
+    if verification.valid and key and key.compromised_at and stored.registered_at >= key.compromised_at:
+        return replace(signature, result=SignatureResult.KEY_REVOKED)
+    return signature
 
 
 def _status(stored: StoredVersion) -> Status:

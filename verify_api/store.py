@@ -277,10 +277,15 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def payload_of(qr_text: str) -> str:
+    """The signed payload of a QR text, whatever host and path prefix it was printed with."""
+    return qr_text.strip().rsplit("/", 1)[-1]
+
+
 def payload_sha(qr_text: str | None, record: dict[str, Any]) -> str:
     """What makes two registrations 'the same': the signed payload, or for paper the record itself."""
     if qr_text:
-        material = qr_text.rsplit("/", 1)[-1].encode("ascii")
+        material = payload_of(qr_text).encode("ascii")
     else:
         material = json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(material).hexdigest()
