@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -187,6 +189,13 @@ class PrivateKey:
         pub = self._key.public_key()
         return PublicKey(self.alg, bytes(pub.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo)),
                          pub)
+
+    def write(self, path: Path, passphrase: bytes | None = None) -> None:
+        """Mode 0600 from the start, so the key is never readable by others, even briefly; never overwrites."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(self.pem(passphrase))
 
     def pem(self, passphrase: bytes | None = None) -> bytes:
         ser = _SCHEMES[self.alg].serialization

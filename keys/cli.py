@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,14 +21,6 @@ from .record import Record
 from .trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 
 PASSPHRASE_HELP = "name of an environment variable holding the private key's passphrase"  # noqa: S105
-
-
-def write_private(path: Path, key: PrivateKey, passphrase: bytes | None) -> None:
-    """Written with mode 0600 from the start, so the key is never readable by others, even briefly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.pem(passphrase))
 
 
 def read_private(path: str, env: Environment, passphrase_env: str | None) -> PrivateKey:
@@ -82,7 +73,7 @@ def generate(env: Environment, is_root: bool, issuer: str | None, alg: str, out:
     key_path, pub_path = out_dir / f"{stem}.key.pem", out_dir / f"{stem}.pub.pem"
     if key_path.exists():
         raise click.UsageError(f"{key_path} exists; refusing to overwrite a private key")
-    write_private(key_path, key, _passphrase(env, passphrase_env))
+    key.write(key_path, _passphrase(env, passphrase_env))
     pub_path.write_bytes(pub.pem())
     env.out(f"private key: {key_path} (mode 0600)")
     env.out(f"public key:  {pub_path}")

@@ -7,7 +7,6 @@ every run; only the QR images and the manifest follow the current public URL.
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -60,10 +59,7 @@ def _key(path: Path, alg: Alg = Alg.EDDSA) -> PrivateKey:
     if path.exists():
         return PrivateKey.from_pem(path.read_bytes())
     key = PrivateKey.generate(alg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.pem())
+    key.write(path)
     return key
 
 

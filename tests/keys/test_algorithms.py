@@ -84,10 +84,8 @@ def test_sm2_signatures_made_by_gmssl_verify_here(message):
 
 
 def test_private_keys_are_written_0600(tmp_path):
-    from keys.cli import write_private
-
     path = tmp_path / "k.key.pem"
-    write_private(path, PrivateKey.generate(), None)
+    PrivateKey.generate().write(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with pytest.raises(FileExistsError):
-        write_private(path, PrivateKey.generate(), None)
+        PrivateKey.generate().write(path)
