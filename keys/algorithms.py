@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
@@ -211,8 +211,6 @@ def _load_any(data: bytes, loader: str, *passphrase: bytes | None) -> Any:
             return getattr(module, loader)(data, *passphrase)
         except TypeError as exc:  # passphrase given for an unencrypted key, or missing for an encrypted one
             raise KeyFileError(str(exc)) from None
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            errors.append(exc)
         except Exception as exc:  # noqa: BLE001 - Tongsuo raises its own types for unknown data
             errors.append(exc)
     raise KeyFileError(f"not a readable key ({errors[0]})")

@@ -152,7 +152,7 @@ def trust_sign(env, trust_path, root_key, cross_sign, passphrase_env):
 @click.pass_obj
 def trust_list(env, trust_path, root_pub):
     doc = SignedTrustList.loads(Path(trust_path).read_bytes())
-    listed = load_trust(trust_path, root_pub) if root_pub else doc.unverified()
+    listed = doc.verify(PublicKey.from_pem(Path(root_pub).read_bytes())) if root_pub else doc.unverified()
     check = "signature checked" if root_pub else f"{len(doc.signatures)} signature(s), not checked"
     env.out(f"trust list serial {listed.serial}, root {listed.root.kid if listed.root else '(unsigned)'}, {check}")
     for issuer in sorted(listed.issuers, key=lambda i: i.code):

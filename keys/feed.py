@@ -11,7 +11,7 @@ from typing import Any
 
 from .algorithms import PrivateKey
 from .errors import CraneError
-from .trustlist import KeyRole, TrustList, canonical_json
+from .trustlist import KeyRole, KeyState, TrustList, canonical_json
 
 _DOMAIN = b"crane-status-feed-v1\x00"
 
@@ -34,6 +34,7 @@ def verify_page(document: Any, trust: TrustList) -> dict[str, Any]:
     if not isinstance(page, dict) or not isinstance(kid, str):
         raise FeedError("not a signed feed page")
     message = _DOMAIN + canonical_json(page)
-    if not any(k.public_key.verify(sig, message) for k in trust.keys_for(kid, KeyRole.FEED)):
+    if not any(k.public_key.verify(sig, message) for k in trust.keys_for(kid, KeyRole.FEED)
+               if k.state is not KeyState.COMPROMISED):
         raise FeedError(f"feed page signature does not check against a trusted feed key ({kid})")
     return page

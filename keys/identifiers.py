@@ -15,7 +15,7 @@ _MOD37_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _CREDIT_RE = re.compile(f"[{CREDIT_ALPHABET}]{{18}}")
-_SERIAL_RE = re.compile(r"[0-9A-Z]{1,32}")
+SERIAL_RE = re.compile(r"[0-9A-Z]{1,32}")
 _VERSION_RE = re.compile(r"[0-9]{3}")
 
 
@@ -69,7 +69,7 @@ class LicenceId:
             raise IdentifierError("type code is the ministry's 18-character credit code and 3 digits")
         validate_credit_code(self.type_code[:18])
         validate_credit_code(self.issuer_credit_code)
-        if not _SERIAL_RE.fullmatch(self.serial):
+        if not SERIAL_RE.fullmatch(self.serial):
             raise IdentifierError("serial is 1-32 characters of 0-9 and A-Z")
         if not 0 < self.version < 1000:
             raise IdentifierError("version is 001-999")
@@ -98,5 +98,5 @@ class LicenceId:
         return cls(type_code, issuer, serial, int(version))
 
 
-def looks_like_licence_id(text: str) -> bool:
-    return text.startswith(LICENCE_ROOT + ".")
+# An identifier anywhere in a text: bare, or inside a URL of another system.
+LICENCE_IN_TEXT = re.compile(re.escape(LICENCE_ROOT) + r"\.[0-9A-Za-z.]{20,120}")

@@ -22,7 +22,7 @@ import cbor2
 from . import cbor
 from .algorithms import Alg, PrivateKey, cose_id
 from .answer import IssuerRef, Signature, SignatureResult
-from .identifiers import CRANE_TYPE_CODE, LicenceId
+from .identifiers import CRANE_TYPE_CODE, SERIAL_RE, LicenceId
 from .record import Category, Record
 from .trustlist import KeyRole, TrustedIssuer, TrustedKey, TrustList
 from .zdict import ZDICT
@@ -62,7 +62,6 @@ class Field:
 
 _URL_RE = re.compile(r"(?i:https?)://[^/?#\s]{1,253}/[Vv]/([A-Z2-7]+)")
 _BARE_RE = re.compile(r"[A-Z2-7]{16,}")
-_SERIAL_RE = re.compile(r"[0-9A-Z]{1,32}")
 _EPOCH = date(1970, 1, 1)
 
 
@@ -170,7 +169,7 @@ class Claims:
             # A signed payload must still describe a certificate the rest of the system can state.
             if not 1 <= result.version <= 999:
                 raise ValueError("version must be 1-999")
-            if result.licence_serial is not None and not _SERIAL_RE.fullmatch(result.licence_serial):
+            if result.licence_serial is not None and not SERIAL_RE.fullmatch(result.licence_serial):
                 raise ValueError("licence serial must be 1-32 characters of 0-9 and A-Z")
             if result.licence_id_full is not None:
                 LicenceId.parse(result.licence_id_full)
@@ -350,6 +349,19 @@ class Verification:
     def valid(self) -> bool:
         return self.result is SignatureResult.VALID
 
+    @property
+    def not_ours(self) -> bool:
+        """Not one of our codes at all, as opposed to one of ours that failed a check."""
+        return self.result is SignatureResult.MALFORMED and self.claims is None
+
+    def signature_registered(self, registered_at: datetime | None) -> Signature:
+        """The signature as the registry sees it: a stolen key cannot backdate its way past its compromise,
+        because the registry knows when it first saw the payload."""
+        key = self.key
+        if self.valid and key and key.compromised_at and registered_at and registered_at >= key.compromised_at:
+            return replace(self.signature(), result=SignatureResult.KEY_REVOKED)
+        return self.signature()
+
     def signature(self) -> Signature:
         issuer = IssuerRef(self.issuer.code, self.issuer.name) if self.issuer else None
         return Signature(self.result, self.kid, self.alg.value if self.alg else None, issuer)
@@ -379,21 +391,17 @@ def verify_envelope(envelope: Envelope, trust: TrustList, now: datetime) -> Veri
     try:
         claims = Claims.from_cbor(envelope.payload)
     except Malformed as exc:
-        return _with(found, SignatureResult.MALFORMED, reason=str(exc))
-    found = _with(found, SignatureResult.VALID, claims=claims)
+        return replace(found, result=SignatureResult.MALFORMED, reason=str(exc))
+    found = replace(found, result=SignatureResult.VALID, claims=claims)
     if claims.issuer_code != key.issuer:
-        return _with(found, SignatureResult.INVALID, reason="payload names another issuer than the key's")
+        return replace(found, result=SignatureResult.INVALID, reason="payload names another issuer than the key's")
     if claims.signed_at > now + FUTURE_SKEW:
-        return _with(found, SignatureResult.KEY_NOT_VALID_AT_ISSUE, reason="signing time is in the future")
+        return replace(found, result=SignatureResult.KEY_NOT_VALID_AT_ISSUE, reason="signing time is in the future")
     judged = key.judge(claims.signed_at)
-    reasons = {
-        SignatureResult.VALID: "",
-        SignatureResult.KEY_REVOKED: f"key {key.kid} is compromised from {key.compromised_at}",
-        SignatureResult.KEY_NOT_VALID_AT_ISSUE: f"signed at {claims.signed_at}, outside key {key.kid}'s validity "
-                                                f"{key.not_before or '-'} .. {key.not_after or '-'}",
-    }
-    return _with(found, judged, reason=reasons[judged])
+    if judged is SignatureResult.KEY_REVOKED:
+        return replace(found, result=judged, reason=f"key {key.kid} is compromised from {key.compromised_at}")
+    if judged is SignatureResult.KEY_NOT_VALID_AT_ISSUE:
+        return replace(found, result=judged, reason=f"signed at {claims.signed_at}, outside key {key.kid}'s "
+                                                    f"validity {key.not_before or '-'} .. {key.not_after or '-'}")
+    return found
 
-
-def _with(v: Verification, result: SignatureResult, **changes) -> Verification:
-    return replace(v, result=result, **changes)

@@ -124,10 +124,6 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in _jsonable(asdict(self)).items() if v is not None}
 
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.registration_no, self.version
-
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):

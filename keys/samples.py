@@ -57,7 +57,7 @@ def credit_code(rng: random.Random, prefix: str = "91") -> str:
 
 
 def authority_credit_code(city: City) -> str:
-    return make_credit_code(f"11{city.code}00{'0' * 7}{city.code[2:4]}"[:17])
+    return make_credit_code(f"11{city.code}{'0' * 9}")
 
 
 def issuer_json(city: City) -> dict:

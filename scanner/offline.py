@@ -10,11 +10,10 @@ the allowed age) is `unknown`, never a guess.
 from __future__ import annotations
 
 import base64
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from keys.algorithms import PublicKey
 from keys.answer import CHINA_TIME, Answer, Signature, SignatureResult, Source, State, Status
 from keys.errors import TrustListError
+from keys.identifiers import LICENCE_IN_TEXT
 from keys.payload import Verification, verify_at
 from keys.trustlist import SignedTrustList, TrustList
 
@@ -72,7 +72,6 @@ BY_LICENCE = ("离线数据无法按电子证照标识查询，请联网核验 /
 CLOCK_BEHIND = ("设备时钟早于上次同步时间（{t}），请校准时间 / the device clock is earlier than the last sync ({t}); "
                 "check the clock")
 
-_LICENCE_IN_TEXT = re.compile(r"1\.2\.156\.3005\.2\.[0-9A-Za-z.]{20,120}")
 
 
 def cache_path(data_dir: Path) -> Path:
@@ -279,10 +278,10 @@ class OfflineChecker:
         trust = self._trust
         assert trust is not None
         offline = {"source": Source.OFFLINE, "data_time": synced}
-        if isinstance(text, str) and _LICENCE_IN_TEXT.search(text):
+        if isinstance(text, str) and LICENCE_IN_TEXT.search(text):
             return Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.UNKNOWN, BY_LICENCE, **offline), now)
         verification = verify_at(text, trust, now)
-        if verification.result is SignatureResult.MALFORMED and verification.claims is None:
+        if verification.not_ours:
             return Answer(Signature(SignatureResult.MALFORMED), Status(State.UNKNOWN, NOT_OURS, **offline), now)
         signature = verification.signature()
         claims = verification.claims
@@ -298,7 +297,8 @@ class OfflineChecker:
                           certificate)
         if row.record_no and row.record_no != claims.record_no:
             return Answer(signature, Status(State.NOT_FOUND, DIFFERS, **offline), now, certificate)
-        signature = _backdating(verification, signature, row)
+        signature = verification.signature_registered(
+            datetime.fromisoformat(row.registered_at) if row.registered_at else None)
         superseded_by = ({"registration_no": row.registration_no, "version": row.superseded_by}
                          if row.superseded_by else None)
         since = datetime.fromisoformat(row.since) if row.since else None
@@ -306,12 +306,3 @@ class OfflineChecker:
         if certificate is not None and row.registered_at:
             certificate["registered_at"] = row.registered_at
         return Answer(signature, status, now, certificate)
-
-
-def _backdating(verification: Verification, signature: Signature, row: Row) -> Signature:
-    """As online: a stolen key's backdated signing time cannot hide when the registry first saw the payload."""
-    key = verification.key
-    if verification.valid and key and key.compromised_at and row.registered_at:
-        if datetime.fromisoformat(row.registered_at) >= key.compromised_at:
-            return replace(signature, result=SignatureResult.KEY_REVOKED)
-    return signature

@@ -12,7 +12,7 @@ its end.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from keys.algorithms import PublicKey
 from keys.answer import State
 from keys.errors import CraneError, TrustListError
 from keys.feed import FeedError, verify_page
-from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustList
+from keys.trustlist import SignedTrustList, TrustList
 
 from .offline import OfflineCache, parse_cursor
 from .online import ServiceClient
@@ -46,12 +46,6 @@ class SyncResult:
     certificates: int
     cursor: str
     synced_at: datetime
-
-
-def _feed_trust(trust: TrustList) -> TrustList:
-    """Only feed keys that are not compromised may vouch for a page."""
-    return replace(trust, keys=tuple(k for k in trust.keys
-                                     if k.role is KeyRole.FEED and k.state is not KeyState.COMPROMISED))
 
 
 def check_trust_list(raw: bytes, pin: PublicKey, meta: dict[str, str]) -> TrustList:
@@ -133,12 +127,11 @@ def sync(client: ServiceClient, cache: OfflineCache, given_root: PublicKey | Non
                 cache.set_meta(db, server=client.url, cursor="0")
                 meta["cursor"] = "0"
             db.execute("UPDATE syncs SET trust_serial = ? WHERE id = ?", (trust.serial, run_id))
-        feed_trust = _feed_trust(trust)
         cursor = meta.get("cursor", "0")
         while True:
             document = client.feed_page(cursor, page_size)
             try:
-                page = verify_page(document, feed_trust)
+                page = verify_page(document, trust)
             except FeedError as exc:
                 raise SyncRefused(f"status feed refused: {exc}") from None
             entries, following, more = _check_page(page, cursor)

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
 
 from keys.answer import Answer, IssuerRef, Signature, SignatureResult, Source, State, Status
 from keys.errors import IdentifierError
-from keys.identifiers import LicenceId
+from keys.identifiers import LICENCE_IN_TEXT, LicenceId
 from keys.payload import MAX_TEXT, Verification, verify_at
 from keys.record import Category
 from keys.trustlist import TrustList
 
 from .privacy import mask_record, scrub
 from .store import Store, StoredVersion, StoreUnavailable, payload_of
-
-_LICENCE_IN_TEXT = re.compile(r"1\.2\.156\.3005\.2\.[0-9A-Za-z.]{20,120}")
 
 NOT_REGISTERED = "未查询到登记信息（新发证书可能尚未同步），请联系发证机关 / No registration found; new certificates may not have arrived yet"
 DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs from the registered certificate"
@@ -70,11 +67,11 @@ class Resolution:
 def resolve(text: str, trust: TrustList, store: Store, now: datetime) -> Resolution:
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         return _malformed(now, "QR text too long")
-    match = _LICENCE_IN_TEXT.search(text)
+    match = LICENCE_IN_TEXT.search(text)
     if match:
         return _by_licence_id(match.group(0).rstrip("."), trust, store, now)
     verification = _cache.verify(text, trust, now)
-    if verification.result is SignatureResult.MALFORMED and verification.claims is None:
+    if verification.not_ours:
         return _malformed(now, verification.reason)
     return _by_payload(text, verification, trust, store, now)
 
@@ -102,7 +99,7 @@ def _by_payload(text: str, verification: Verification, trust: TrustList, store: 
     if payload_of(text) != payload_of(stored.qr_text or ""):
         status = Status(State.NOT_FOUND, reason=DIFFERS)
         return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)))
-    return Resolution(Answer(_registered_signature(verification, stored), _status(stored), now,
+    return Resolution(Answer(verification.signature_registered(stored.registered_at), _status(stored), now,
                              public_certificate(stored)))
 
 
@@ -126,21 +123,12 @@ def _by_licence_id(candidate: str, trust: TrustList, store: Store, now: datetime
 def answer_for_stored(stored: StoredVersion, trust: TrustList, now: datetime) -> Answer:
     """The answer for a certificate found by number: its stored issuer signature checked afresh."""
     if stored.qr_text:
-        signature = _registered_signature(_cache.verify(stored.qr_text, trust, now), stored)
+        signature = _cache.verify(stored.qr_text, trust, now).signature_registered(stored.registered_at)
     else:
         issuer = trust.issuer(stored.issuer)
         signature = Signature(SignatureResult.NOT_APPLICABLE,
                               issuer=IssuerRef(issuer.code, issuer.name) if issuer else None)
     return Answer(signature, _status(stored), now, public_certificate(stored))
-
-
-def _registered_signature(verification: Verification, stored: StoredVersion) -> Signature:
-    """A stolen key cannot backdate its way past its compromise: the registry knows when it first saw the payload."""
-    signature = verification.signature()
-    key = verification.key
-    if verification.valid and key and key.compromised_at and stored.registered_at >= key.compromised_at:
-        return replace(signature, result=SignatureResult.KEY_REVOKED)
-    return signature
 
 
 def _status(stored: StoredVersion) -> Status:
