@@ -22,6 +22,7 @@ import cbor2
 from . import cbor
 from .algorithms import Alg, PrivateKey, cose_id
 from .answer import IssuerRef, Signature, SignatureResult
+from .errors import CraneError
 from .identifiers import CRANE_TYPE_CODE, SERIAL_RE, LicenceId
 from .record import Category, Record
 from .trustlist import KeyRole, TrustedIssuer, TrustedKey, TrustList
@@ -405,3 +406,33 @@ def verify_envelope(envelope: Envelope, trust: TrustList, now: datetime) -> Veri
                                                     f"validity {key.not_before or '-'} .. {key.not_after or '-'}")
     return found
 
+
+class SignedRecordError(CraneError, ValueError):
+    """A record and its QR text do not belong together; `code` says why, for an API to map."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def check_signed_record(record: Record, qr_text: object, trust: TrustList, now: datetime) -> str | None:
+    """The record's QR text, when a trusted key of its issuer signed exactly this record; None for paper.
+
+    What an issuing system hands in (the issuer API, a bulk import) is checked here, one way for all.
+    """
+    if record.paper:
+        if qr_text:
+            raise SignedRecordError("invalid_record", "a paper certificate has no QR payload")
+        return None
+    if not isinstance(qr_text, str):
+        raise SignedRecordError("missing_qr_text", "an electronic certificate needs its qr_text")
+    verification = verify_at(qr_text, trust, now)
+    if not verification.valid:
+        result = verification.result.value
+        raise SignedRecordError("signature_" + result, f"signature {result}"
+                                + (f": {verification.reason}" if verification.reason else ""))
+    differences = verification.claims.differences(record)
+    if differences:
+        raise SignedRecordError("payload_mismatch",
+                                "the signed payload differs from the record in " + ", ".join(differences))
+    return qr_text.strip()

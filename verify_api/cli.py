@@ -18,10 +18,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from keys.answer import SignatureResult, State
+from keys.answer import State
 from keys.cli_env import Environment, ExitStatus, run
 from keys.errors import RecordError
-from keys.payload import verify_at
+from keys.payload import check_signed_record
 from keys.record import Record
 
 from . import demo
@@ -187,21 +187,7 @@ def _checked_line(line: str, trust, now) -> tuple[dict, str | None]:
         record = Record.from_json(item["record"])
     except RecordError as exc:
         raise ValueError(str(exc)) from None
-    qr_text = item.get("qr_text")
-    if record.paper:
-        if qr_text:
-            raise ValueError("a paper certificate has no qr_text")
-        return record.to_json(), None
-    if not isinstance(qr_text, str):
-        raise ValueError("an electronic certificate needs its qr_text")
-    verification = verify_at(qr_text, trust, now)
-    if verification.result is not SignatureResult.VALID:
-        raise ValueError(f"signature {verification.result.value}" + (f": {verification.reason}"
-                                                                     if verification.reason else ""))
-    differences = verification.claims.differences(record)
-    if differences:
-        raise ValueError("the signed payload differs from the record in " + ", ".join(differences))
-    return record.to_json(), qr_text.strip()
+    return record.to_json(), check_signed_record(record, item.get("qr_text"), trust, now)
 
 
 @cli.command(help="Change a certificate's status as the operator (audited).")

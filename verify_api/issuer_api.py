@@ -12,9 +12,9 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from werkzeug.routing import PathConverter
 
-from keys.answer import SignatureResult, State
+from keys.answer import State
 from keys.errors import RecordError
-from keys.payload import verify_at
+from keys.payload import SignedRecordError, check_signed_record
 from keys.record import Record
 
 from .api import is_cursor
@@ -79,24 +79,14 @@ def _signed_record(body: dict[str, Any]) -> tuple[Record, str | None]:
     if record.issuer.code != g.issuer:
         _deny(record.registration_no, "register", f"token of {g.issuer} used for {record.issuer.code}",
               record.issuer.code)
-    qr_text = body.get("qr_text")
-    if record.paper:
-        if qr_text:
-            raise ApiError(400, "invalid_record", "纸质证书没有二维码 / a paper certificate has no QR payload")
-        return record, None
-    if not isinstance(qr_text, str):
-        raise ApiError(400, "missing_qr_text", "电子证书须附签名二维码内容 qr_text / qr_text is required")
     s = services()
-    verification = verify_at(qr_text, s.trust.current(), s.config.now())
-    if verification.result is not SignatureResult.VALID:
-        raise ApiError(422, "signature_" + verification.result.value,
-                       f"二维码签名未通过：{verification.result.value} / payload signature: {verification.result.value}"
-                       + (f" ({verification.reason})" if verification.reason else ""))
-    differences = verification.claims.differences(record)
-    if differences:
-        raise ApiError(422, "payload_mismatch", "二维码内容与登记记录不一致 / payload differs from the record: "
-                       + ", ".join(differences))
-    return record, qr_text.strip()
+    try:
+        return record, check_signed_record(record, body.get("qr_text"), s.trust.current(), s.config.now())
+    except SignedRecordError as exc:
+        status = 400 if exc.code in ("invalid_record", "missing_qr_text") else 422
+        zh = {"invalid_record": "纸质证书没有二维码", "missing_qr_text": "电子证书须附签名二维码内容 qr_text",
+              "payload_mismatch": "二维码内容与登记记录不一致"}.get(exc.code, "二维码签名未通过")
+        raise ApiError(status, exc.code, f"{zh} / {exc}") from None
 
 
 def _deny(registration_no: str, action: str, why: str, owner: str) -> None:
