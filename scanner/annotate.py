@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .decode import IMAGE_SUFFIXES
 from .verdicts import Finding, Mark
 
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
@@ -163,11 +164,10 @@ def pil_to_bgr(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
 
 
-_KEEP_SUFFIX = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def output_path(out_dir: Path, source: Path, frame: int | None, taken: set[Path]) -> Path:
-    suffix = source.suffix.lower() if source.suffix.lower() in _KEEP_SUFFIX and frame is None else ".jpg"
+    suffix = source.suffix.lower() if source.suffix.lower() in IMAGE_SUFFIXES and frame is None else ".jpg"
     stem = source.stem + (f".frame{frame}" if frame is not None else "") + ".annotated"
     candidate = out_dir / f"{stem}{suffix}"
     n = 2

@@ -137,11 +137,9 @@ def _retry_cap(grey: np.ndarray) -> float:
 
 def _resized(grey: np.ndarray) -> tuple[np.ndarray, float]:
     # Small images (the usual crop or screenshot) get modules of several pixels.
-    scale = 2.0 if max(grey.shape) < 1024 else _retry_cap(grey)
-    if scale == 1.0:
-        return grey, scale
-    interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-    return cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation), scale
+    if max(grey.shape) >= 1024:
+        return _capped(grey)
+    return cv2.resize(grey, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC), 2.0
 
 
 def _blur(view: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:

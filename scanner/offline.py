@@ -256,12 +256,6 @@ class OfflineChecker:
         assert self._trust is not None
         return verify_at(text, self._trust, now)
 
-    @property
-    def synced(self) -> datetime:
-        self.ready()
-        assert self._synced is not None
-        return self._synced
-
     def check(self, text: str, now: datetime) -> Checked:
         self.ready()
         assert self._trust is not None and self._synced is not None

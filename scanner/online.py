@@ -17,7 +17,7 @@ from typing import Any
 from keys.answer import SignatureResult, State, decide
 
 from .offline import NoOfflineData, OfflineChecker
-from .verdicts import Checked
+from .verdicts import BAD_SIGNATURES, Checked
 
 USER_AGENT = "crane-scan/0.1"
 DEFAULT_TIMEOUT = 3.0
@@ -26,8 +26,6 @@ MAX_RESPONSE = 16 * 1024 * 1024
 FELL_BACK = "联网核验失败（{why}），已改用离线数据 / the service could not be reached ({why}); answered from offline data"
 LOCAL_DISAGREES = ("服务答复签名有效，但本机用离线信任列表核验为 {result}，以本机结果为准 / the service said the signature "
                    "is valid, but checked here with the offline trust list it is {result}; the local result stands")
-_PROVABLY_BAD = frozenset({SignatureResult.INVALID, SignatureResult.MALFORMED, SignatureResult.KEY_REVOKED,
-                           SignatureResult.KEY_NOT_VALID_AT_ISSUE})
 
 
 class Unreachable(Exception):
@@ -146,7 +144,7 @@ class OnlineChecker:
         if self.fallback is None or (answer.get("signature") or {}).get("result") != SignatureResult.VALID.value:
             return checked
         local = self.fallback.local_signature(text, now)
-        if local is None or local.result not in _PROVABLY_BAD:
+        if local is None or local.result not in BAD_SIGNATURES:
             return checked
         answer = {**answer, "signature": {**answer["signature"], "result": local.result.value}}
         try:

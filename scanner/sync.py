@@ -92,7 +92,7 @@ def _check_page(page: dict[str, Any], since: str) -> tuple[list[dict[str, Any]],
 
 
 def sync(client: ServiceClient, cache: OfflineCache, given_root: PublicKey | None, now: Callable[[], datetime],
-         page_size: int = DEFAULT_PAGE, progress: Callable[[int, int], None] | None = None) -> SyncResult:
+         page_size: int = DEFAULT_PAGE) -> SyncResult:
     meta = cache.meta()
     pin = cache.pinned_root()
     first = pin is None
@@ -142,8 +142,6 @@ def sync(client: ServiceClient, cache: OfflineCache, given_root: PublicKey | Non
                            (len(entries), run_id))
             pages += 1
             entries_seen += len(entries)
-            if progress:
-                progress(pages, entries_seen)
             if not more:
                 break
             if following == cursor:

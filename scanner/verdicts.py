@@ -105,8 +105,8 @@ class Mark(Enum):
         return {"green": (0, 150, 60), "red": (210, 30, 30), "yellow": (225, 160, 0), "blue": (40, 90, 200)}[self.colour]
 
 
-_BAD_SIGNATURES = {SignatureResult.INVALID, SignatureResult.MALFORMED, SignatureResult.KEY_REVOKED,
-                   SignatureResult.KEY_NOT_VALID_AT_ISSUE}
+BAD_SIGNATURES = frozenset({SignatureResult.INVALID, SignatureResult.MALFORMED, SignatureResult.KEY_REVOKED,
+                   SignatureResult.KEY_NOT_VALID_AT_ISSUE})
 
 
 def mark_for(answer: dict[str, Any]) -> Mark:
@@ -120,7 +120,7 @@ def mark_for(answer: dict[str, Any]) -> Mark:
         state = State((answer.get("status") or {}).get("state"))
     except ValueError:
         return Mark.BAD
-    if signature in _BAD_SIGNATURES or state is State.REVOKED:
+    if signature in BAD_SIGNATURES or state is State.REVOKED:
         return Mark.BAD
     if signature is SignatureResult.UNKNOWN_KEY or state in (State.UNKNOWN, State.NOT_FOUND):
         return Mark.UNKNOWN

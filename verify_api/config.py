@@ -23,7 +23,6 @@ class Config:
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     rate_limit: str | None = DEFAULT_RATE_LIMIT
-    issuer_rate_limit: str = "600/minute"
     bad_token_limit: str = "20/minute"  # noqa: S105 - a rate, not a secret
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     retention_days: int = 180
@@ -38,9 +37,11 @@ class Config:
     def trust_path(self) -> Path:
         return self.data_dir / "trust" / "trust.json"
 
+    root_pub: Path | None = None  # CRANE_ROOT_PUB; default: the data directory's pinned root
+
     @property
     def root_pub_path(self) -> Path:
-        return Path(os.environ.get("CRANE_ROOT_PUB") or self.data_dir / "trust" / "root.pub.pem")
+        return self.root_pub or self.data_dir / "trust" / "root.pub.pem"
 
     @property
     def feed_key_path(self) -> Path:
@@ -60,6 +61,7 @@ class Config:
             trusted_proxies=proxies,
             retention_days=int(env.get("CRANE_LOG_RETENTION_DAYS", "180")),
             redis_replicas=int(env.get("CRANE_REDIS_REPLICAS", "0")),
+            root_pub=Path(env["CRANE_ROOT_PUB"]) if env.get("CRANE_ROOT_PUB") else None,
         )
         return config.with_(**overrides)
 

@@ -17,6 +17,7 @@ import segno
 
 from keys.algorithms import Alg, PrivateKey
 from keys.answer import State
+from keys.identifiers import LicenceId
 from keys.payload import issue, qr_prefix
 from keys.record import Category, Record
 from keys.samples import CITIES, authority_credit_code, sample_record
@@ -109,17 +110,15 @@ def demo_certificates(keys: DemoKeys, public_url: str) -> list[DemoCertificate]:
             if state is State.SUPERSEDED:
                 corrected = json.loads(json.dumps(raw))
                 corrected["version"] = 2
-                corrected["licence_id"] = raw["licence_id"][:-5] + "002." + _check(raw["licence_id"], 2)
+                corrected["licence_id"] = with_version(raw["licence_id"], 2)
                 corrected["project"]["position"] = ("1#楼南侧", "6#楼东侧", "地下车库北侧", "主楼西侧")[n % 4]
                 out.append(DemoCertificate(corrected, _sign(corrected, keys, public_url), State.VALID))
     return out
 
 
-def _check(licence_id: str, version: int) -> str:
-    from keys.identifiers import LicenceId
-
-    parsed = LicenceId.parse(licence_id)
-    return replace(parsed, version=version).check
+def with_version(licence_id: str, version: int) -> str:
+    """The same e-licence identifier for another version of the certificate (its check character follows)."""
+    return str(replace(LicenceId.parse(licence_id), version=version))
 
 
 def _sign(raw: dict[str, Any], keys: DemoKeys, public_url: str) -> str:

@@ -14,6 +14,7 @@ VERDICTS = Counter("crane_verdicts_total", "Verification answers", ["signature",
 
 
 _children: dict[tuple, tuple] = {}
+_verdicts: dict[tuple, object] = {}
 
 
 def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -35,5 +36,8 @@ def exposition() -> bytes:
 
 
 def count_verdict(answer_json: dict) -> None:
-    VERDICTS.labels(answer_json["signature"]["result"], answer_json["status"]["state"],
-                    str(answer_json["verdict"]["ok"]).lower()).inc()
+    key = (answer_json["signature"]["result"], answer_json["status"]["state"], str(answer_json["verdict"]["ok"]).lower())
+    child = _verdicts.get(key)
+    if child is None:
+        child = _verdicts[key] = VERDICTS.labels(*key)
+    child.inc()

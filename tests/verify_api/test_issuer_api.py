@@ -17,7 +17,7 @@ def signed(demo_keys, index=900, city=CITIES[0], version=1, **changes):
     raw.update(changes)
     if version > 1:
         raw["version"] = version
-        raw["licence_id"] = raw["licence_id"][:-5] + f"{version:03d}." + demo._check(raw["licence_id"], version)
+        raw["licence_id"] = demo.with_version(raw["licence_id"], version)
     record = Record.from_json(raw)
     return raw, issue(record, demo_keys.issuers[city.code], "https://verify.example.cn", SIGNED_AT)
 
