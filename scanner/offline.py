@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -109,6 +110,7 @@ class OfflineCache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._local = threading.local()
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> OfflineCache:
@@ -120,12 +122,15 @@ class OfflineCache:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+        # One connection per thread, set up once: a scan of many photos reads a row per code.
+        db = getattr(self._local, "db", None)
+        if db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = self._local.db = sqlite3.connect(self.path, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
-            with db:  # commit on success, roll back on any exception
-                yield db
+        with db:  # commit on success, roll back on any exception
+            yield db
 
     # --- meta ---------------------------------------------------------------------------------------
 
