@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime
 
@@ -82,8 +81,7 @@ def certificate(registration_no: str):
 
 @bp.get("/trust-list")
 def trust_list():
-    document = services().trust.document()
-    etag = hashlib.sha256(document).hexdigest()[:32]
+    document, etag = services().trust.document()
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:

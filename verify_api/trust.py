@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ class TrustSource:
         self._checked = 0.0
         self._list: TrustList | None = None
         self._document: bytes = b""
+        self._etag = ""
         self._pinned: PublicKey | None = None
         self.error: str | None = None
 
@@ -34,10 +36,10 @@ class TrustSource:
             raise TrustListError(self.error or "no trust list")
         return self._list
 
-    def document(self) -> bytes:
-        """The signed document as published at /api/v1/trust-list."""
+    def document(self) -> tuple[bytes, str]:
+        """The signed document as published at /api/v1/trust-list, and its ETag (made once per reload)."""
         self.current()
-        return self._document
+        return self._document, self._etag
 
     def _reload(self) -> None:
         try:
@@ -60,4 +62,5 @@ class TrustSource:
             self.error = f"trust list serial {verified.serial} is older than {self._list.serial}; kept the newer"
             return
         self._list, self._document, self._stamp, self.error = verified, data, stamp, None
+        self._etag = hashlib.sha256(data).hexdigest()[:32]
         self._pinned = verified.root  # a cross-signed rotation moves the pin on
