@@ -24,7 +24,7 @@ SHENYANG, DALIAN = "210100", "210200"
 
 
 def _version_2(licence_id: str) -> str:
-    return licence_id[:-5] + "002." + demo._check(licence_id, 2)
+    return demo.with_version(licence_id, 2)
 
 
 def _register(client, keys, index: int, city_index: int, token: str) -> tuple[dict, str]:
