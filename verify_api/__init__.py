@@ -28,6 +28,8 @@ _CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Metho
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
                      "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()"}
 SLOW_S = 0.25
+# The signed offline data: a site's inspectors share one address, and each phone syncs every page of it.
+_UNCOUNTED_PATHS = ("/api/v1/trust-list", "/api/v1/status-feed")
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -65,24 +67,24 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["crane"] = Services(config, store, trust, feed_key, limiter, scan_log)
     logger = logs.configure()
 
-    from . import api, issuer_api, ops, pages
+    from . import api, issuer_api, ops, pages, scan_app
 
     if config.rate_limit:
         limiter.limit(config.rate_limit)(api.bp)
         limiter.limit(config.rate_limit)(pages.bp)
-    unlimited = {"ops"} | (set() if config.rate_limit else {"api", "pages"})
+    unlimited = {"ops", "scan"} | (set() if config.rate_limit else {"api", "pages"})
 
     @limiter.request_filter
     def _no_limit_applies() -> bool:
         # Resolving limits costs a good share of a cheap request: skip it where none can apply.
-        return request.blueprint in unlimited or request.endpoint == "static"
+        return request.blueprint in unlimited or request.endpoint == "static" or request.path in _UNCOUNTED_PATHS
 
     # Wrong tokens cost a client its attempts; right ones are not counted against it. Counted per client
     # address and presented token id: a client guessing at one token is stopped, while another token used
     # from the same address (an authority behind the same NAT) keeps working.
     limiter.limit(config.bad_token_limit, key_func=issuer_api.bad_token_key,
                   deduct_when=lambda r: r.status_code == 401)(issuer_api.bp)
-    for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp):
+    for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp, scan_app.bp):
         app.register_blueprint(blueprint)
     errors.install(app)
 
@@ -97,7 +99,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         metrics.observe(endpoint, request.method, response.status_code, elapsed)
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
-        headers.update(_SECURITY_HEADERS)
+        for name, value in _SECURITY_HEADERS.items():
+            headers.setdefault(name, value)  # /scan/ sets its own Permissions-Policy (camera)
         if request.path.startswith(_CORS_PATHS):
             headers.update(_CORS_HEADERS)
         # Metrics count every request; the log keeps what a person needs to read: failures, slow answers,
