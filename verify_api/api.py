@@ -5,52 +5,34 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from keys.feed import sign_page
 
-from . import metrics
-from .errors import ApiError, read_json
+from .checks import check_by_numbers, check_text
+from .errors import RETRY_AFTER, ApiError, json_object
 from .privacy import scrub
-from .resolve import Resolution, answer_for_stored, resolve
-from .services import client_address, services
+from .resolve import Resolution
+from .services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 FEED_PAGE = 500
 
 
-def resolve_text(text: str) -> Resolution:
-    """Shared by the JSON API and the public page: resolve, count, and log the scan for its retention."""
-    s = services()
-    now = s.config.now()
-    resolution = resolve(text, s.trust.current(), s.store, now)
-    metrics.count_verdict(resolution.body)
-    try:
-        s.scan_log.append(text, client_address(), now)
-    except (OSError, ValueError):
-        current_app.logger.warning("scan log not writable")  # the answer matters more than its log
-    return resolution
-
-
 def answer_response(resolution: Resolution) -> Response:
     response = jsonify(resolution.body)
     if resolution.store_down:
-        response.headers["Retry-After"] = "5"
+        response.headers.update(RETRY_AFTER)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.post("/verify")
 def verify_post():
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "请以 application/json 提交 {\"qr\": \"...\"} / send JSON")
-    body = read_json()
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "请求体不是 JSON 对象 / body is not a JSON object")
-    text = body.get("qr")
+    text = json_object(' {"qr": "..."}').get("qr")
     if not isinstance(text, str):
         raise ApiError(400, "missing_qr", "缺少字符串字段 qr / a string field `qr` is required")
-    return answer_response(resolve_text(text))
+    return answer_response(check_text(text))
 
 
 @bp.get("/verify")
@@ -60,21 +42,17 @@ def verify_get():
         raise ApiError(400, "missing_qr", "缺少查询参数 qr / the `qr` query parameter is required")
     if len(text) > services().config.max_qr_query:
         raise ApiError(413, "too_large", "二维码内容过长 / QR text too long")
-    return answer_response(resolve_text(text))
+    return answer_response(check_text(text))
 
 
 @bp.get("/certificates/<path:registration_no>")
 def certificate(registration_no: str):
     """Found only when the registration number and the crane's record number both match."""
-    record_no = request.args.get("record_no", "")
-    s = services()
-    stored = s.store.get(registration_no) if record_no and len(registration_no) <= 64 else None
-    if stored is None or stored.record.get("equipment", {}).get("record_no") != record_no:
+    answer = check_by_numbers(registration_no, request.args.get("record_no", ""))
+    if answer is None:
         raise ApiError(404, "not_found", "未查询到登记信息，请核对使用登记编号和产权备案编号 / "
                                          "no certificate with this registration number and record number")
-    answer = answer_for_stored(stored, s.trust.current(), s.config.now()).to_json()
-    metrics.count_verdict(answer)
-    response = jsonify(answer)
+    response = jsonify(answer.to_json())
     response.headers["Cache-Control"] = "no-store"
     return response
 

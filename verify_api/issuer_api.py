@@ -18,7 +18,7 @@ from keys.payload import SignedRecordError, check_signed_record
 from keys.record import Record
 
 from .api import is_cursor
-from .errors import ApiError, read_json
+from .errors import ApiError, json_object
 from .privacy import mask_record
 from .services import client_address, services
 from .store import Change, Outcome
@@ -59,15 +59,6 @@ def require_token(view):
         g.actor = f"issuer:{g.issuer}:{g.token_id}"
         return view(*args, **kwargs)
     return wrapper
-
-
-def _body() -> dict[str, Any]:
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "请以 application/json 提交 / send JSON")
-    body = read_json()
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "请求体不是 JSON 对象 / body is not a JSON object")
-    return body
 
 
 def _signed_record(body: dict[str, Any]) -> tuple[Record, str | None]:
@@ -113,7 +104,7 @@ def _answer(change: Change, registration_no: str, action: str, created: int = 20
 @bp.post("/certificates")
 @require_token
 def register():
-    record, qr_text = _signed_record(_body())
+    record, qr_text = _signed_record(json_object())
     s = services()
     change = s.store.register(record.to_json(), qr_text, g.actor, s.config.now())
     return _answer(change, record.registration_no, "register", created=201)
@@ -136,7 +127,7 @@ def show(registration_no: str):
 @bp.post("/certificates/<path:registration_no>/status")
 @require_token
 def change_status(registration_no: str):
-    body = _body()
+    body = json_object()
     try:
         target = State(body.get("state"))
     except ValueError:
@@ -154,7 +145,7 @@ def change_status(registration_no: str):
 @require_token
 def dismantling(registration_no: str):
     """A completed dismantling notice (拆卸告知) ends the certificate from its completion time."""
-    body = _body()
+    body = json_object()
     s = services()
     completed_at = _time(body.get("completed_at"), "completed_at")
     if completed_at > s.config.now():
@@ -172,7 +163,7 @@ def dismantling(registration_no: str):
 @require_token
 def correction(registration_no: str):
     """Version N+1 is registered and N superseded in one atomic step."""
-    body = _body()
+    body = json_object()
     record, qr_text = _signed_record(body)
     if record.registration_no != registration_no or record.version < 2:
         raise ApiError(400, "bad_version", "更正须为同一编号的新版本 / a correction is a later version of this number")

@@ -7,6 +7,8 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from keys.answer import Answer
+
 REQUESTS = Counter("crane_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
 LATENCY = Histogram("crane_http_request_duration_seconds", "HTTP request latency", ["endpoint"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -35,8 +37,8 @@ def exposition() -> bytes:
     return generate_latest()
 
 
-def count_verdict(answer_json: dict) -> None:
-    key = (answer_json["signature"]["result"], answer_json["status"]["state"], str(answer_json["verdict"]["ok"]).lower())
+def count_verdict(answer: Answer) -> None:
+    key = (answer.signature.result.value, answer.status.state.value, "true" if answer.verdict.ok else "false")
     child = _verdicts.get(key)
     if child is None:
         child = _verdicts[key] = VERDICTS.labels(*key)

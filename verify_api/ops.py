@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from . import metrics
+from .errors import RETRY_AFTER
 from .openapi import spec
 from .services import services
 
@@ -30,7 +31,7 @@ def readyz():
                         "trust_error": s.trust.error})
     if not ready:
         response.status_code = 503
-        response.headers["Retry-After"] = "5"
+        response.headers.update(RETRY_AFTER)
     return response
 
 

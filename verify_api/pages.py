@@ -9,25 +9,20 @@ already masked.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, render_template, request, url_for
 
-from keys.answer import SIGNATURE_LABELS, STATE_LABELS, SignatureResult, State
+from keys.answer import SIGNATURE_LABELS, STATE_LABELS, Answer, SignatureResult, State
 
-from .api import resolve_text
-from .resolve import answer_for_stored
+from .checks import MAX_NUMBER, check_by_numbers, check_text, find_by_numbers
+from .errors import RETRY_AFTER, error_page, page_error
 from .services import services
-from .store import StoredVersion, StoreUnavailable
+from .store import StoreUnavailable
 
 bp = Blueprint("pages", __name__)
-
-MAX_NUMBER = 64  # characters of a registration or record number typed into the form
 
 
 @dataclass(frozen=True)
@@ -62,17 +57,16 @@ SOURCE_LABELS = {"registry": ("登记库实时查询", "Registry, live"), "offli
 _UNVERIFIED = {SignatureResult.KEY_REVOKED, SignatureResult.KEY_NOT_VALID_AT_ISSUE}
 
 
-def _headline(answer: dict) -> Headline:
-    result = answer["signature"]["result"]
-    state = State(answer["status"]["state"])
-    if result == SignatureResult.MALFORMED:
+def _headline(answer: Answer) -> Headline:
+    result, state = answer.signature.result, answer.status.state
+    if result is SignatureResult.MALFORMED:
         # Another QR code, or a damaged one: say what we know, not "forged".
         return _make("unknown", "无法识别", "Not recognised")
     if result in _SIGNATURE_HEADLINES:
         return _make("bad", *_SIGNATURE_HEADLINES[result])
-    if answer.get("mismatches"):
+    if answer.mismatches:
         return _make("bad", "证书与设备不符", "Does not match this crane")
-    if state is State.VALID and result == SignatureResult.NOT_APPLICABLE:
+    if state is State.VALID and result is SignatureResult.NOT_APPLICABLE:
         return _make("warn", "登记有效", "Registered")
     return _make(_STATE_TONES[state], *STATE_LABELS[state])
 
@@ -94,14 +88,14 @@ _ADVICE = {
 }
 
 
-def _advice(answer: dict) -> tuple[str, str] | None:
+def _advice(answer: Answer) -> tuple[str, str] | None:
     """What a person can do next, when the answer is not a plain status."""
-    result = answer["signature"]["result"]
-    if result == SignatureResult.MALFORMED:
+    result = answer.signature.result
+    if result is SignatureResult.MALFORMED:
         return _ADVICE["malformed"]
     if result in _SIGNATURE_HEADLINES:
         return _ADVICE["signature"]
-    return _ADVICE.get(State(answer["status"]["state"]))
+    return _ADVICE.get(answer.status.state)
 
 
 @bp.app_template_filter("when")
@@ -123,16 +117,17 @@ def _site() -> dict:
     return {"official_host": parts.netloc or parts.path}
 
 
-def render_answer(answer: dict, status: int = 200, headers: dict | None = None, newer_url: str | None = None):
-    result = answer["signature"]["result"]
+def render_answer(answer: Answer, headers: dict[str, str] | None = None):
+    body = answer.to_json()
+    result = answer.signature.result
     html = render_template(
-        "result.html", answer=answer, h=_headline(answer), advice=_advice(answer), cert=answer.get("certificate") or {},
-        unverified=result in _UNVERIFIED, newer_url=newer_url,
-        signature_label=SIGNATURE_LABELS[SignatureResult(result)],
-        source_label=SOURCE_LABELS.get(answer["status"]["source"], (answer["status"]["source"], "")),
+        "result.html", answer=body, h=_headline(answer), advice=_advice(answer), cert=body.get("certificate") or {},
+        unverified=result in _UNVERIFIED, newer_url=_newer_version_url(answer),
+        signature_label=SIGNATURE_LABELS[result],
+        source_label=SOURCE_LABELS.get(answer.status.source.value, (answer.status.source.value, "")),
         category_en=CATEGORY_EN,
     )
-    return html, status, {"Cache-Control": "no-store", **(headers or {})}
+    return html, 200, {"Cache-Control": "no-store", **(headers or {})}
 
 
 @bp.get("/")
@@ -145,10 +140,8 @@ def index():
 def landing(payload: str):
     if len(payload) > services().config.max_qr_query:
         return error_page(413)
-    resolution = resolve_text(payload)
-    answer = resolution.body
-    return render_answer(answer, headers={"Retry-After": "5"} if resolution.store_down else None,
-                         newer_url=_newer_version_url(answer))
+    resolution = check_text(payload)
+    return render_answer(resolution.answer, headers=RETRY_AFTER if resolution.store_down else None)
 
 
 @bp.get("/lookup")
@@ -158,15 +151,13 @@ def lookup():
     form = {"registration_no": registration_no, "record_no": record_no}
     if not registration_no or not record_no:
         return _form_page(form, "missing", 400)
-    s = services()
     try:
-        stored = _find(registration_no, record_no)
+        answer = check_by_numbers(registration_no, record_no)
     except StoreUnavailable:
-        return _form_page(form, "unavailable", 503, {"Retry-After": "5"})
-    if stored is None:
+        return _form_page(form, "unavailable", 503, RETRY_AFTER)
+    if answer is None:
         return _form_page(form, "not_found", 404)
-    answer = answer_for_stored(stored, s.trust.current(), s.config.now()).to_json()
-    return render_answer(answer, newer_url=_newer_version_url(answer))
+    return render_answer(answer)
 
 
 def _form_page(form: dict, problem: str, status: int, headers: dict | None = None):
@@ -174,54 +165,19 @@ def _form_page(form: dict, problem: str, status: int, headers: dict | None = Non
     return html, status, {"Cache-Control": "no-store", **(headers or {})}
 
 
-_DASHES = str.maketrans(dict.fromkeys("‐‑‒–—―−﹣－", "-"))
-
-
-def normalise_number(text: str) -> str:
-    """What people type on a phone: full-width letters, other dashes, spaces, lower case."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
-    return re.sub(r"\s+", "", text).upper()
-
-
-def _find(registration_no: str, record_no: str) -> StoredVersion | None:
-    """The certificate, only when both numbers match (so the form cannot be used to list certificates)."""
-    store = services().store
-    stored = store.get(registration_no)
-    normalised = normalise_number(registration_no)
-    if stored is None and normalised != registration_no:
-        stored = store.get(normalised)
-    if stored is None:
-        return None
-    on_record = stored.record.get("equipment", {}).get("record_no") or ""
-    return stored if normalise_number(on_record) == normalise_number(record_no) else None
-
-
-def _newer_version_url(answer: dict) -> str | None:
+def _newer_version_url(answer: Answer) -> str | None:
     """For a corrected certificate, a link to the version in force, when the lookup form would find it."""
-    newer = answer["status"].get("superseded_by")
-    equipment = (answer.get("certificate") or {}).get("equipment") or {}
-    if not newer or not equipment.get("record_no"):
+    newer = answer.status.superseded_by
+    record_no = ((answer.certificate or {}).get("equipment") or {}).get("record_no")
+    if not newer or not record_no:
         return None
     try:
-        latest = services().store.get(newer["registration_no"])
+        latest = find_by_numbers(newer["registration_no"], record_no)
     except StoreUnavailable:
         return None
-    if latest is None or latest.record.get("equipment", {}).get("record_no") != equipment["record_no"]:
+    if latest is None:
         return None
-    return url_for("pages.lookup", registration_no=newer["registration_no"], record_no=equipment["record_no"])
+    return url_for("pages.lookup", registration_no=newer["registration_no"], record_no=record_no)
 
 
-def error_page(code: int, headers: dict | None = None):
-    return render_template("error.html", code=code), code, {"Cache-Control": "no-store", **(headers or {})}
-
-
-@bp.errorhandler(Exception)
-def _page_error(exc: Exception):
-    """On the public pages every error is a page for a person, not JSON (the API keeps its JSON)."""
-    if isinstance(exc, HTTPException):
-        retry_after = getattr(exc, "retry_after", None)
-        return error_page(exc.code or 500, {"Retry-After": str(retry_after)} if retry_after else None)
-    if isinstance(exc, StoreUnavailable):
-        return error_page(503, {"Retry-After": "5"})
-    current_app.logger.exception("unhandled error on a public page")
-    return error_page(500)
+bp.register_error_handler(Exception, page_error)

@@ -344,7 +344,7 @@ def test_unexpected_error_is_a_calm_page(client, monkeypatch):
     def broken(text):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pages, "resolve_text", broken)
+    monkeypatch.setattr(pages, "check_text", broken)
     response = client.get("/V/HELLO", headers={"Accept": BROWSER_ACCEPT})
     assert response.status_code == 500
     assert_safe_html(response)
