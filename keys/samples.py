@@ -66,7 +66,7 @@ def issuer_json(city: City) -> dict:
 
 def sample_record(rng: random.Random, index: int, city: City | None = None,
                   category: Category | None = None, issued_on: date | None = None, paper: bool = False) -> dict:
-    """One record as an issuing system would send it (DESIGN.md's JSON)."""
+    """One record as an issuing system would send it (docs/record.schema.json)."""
     city = city or rng.choice(CITIES)
     category = category or rng.choice(list(Category))
     issued_on = issued_on or date(2024, 8, 1) + timedelta(days=rng.randrange(800))

@@ -8,7 +8,7 @@
     crane-scan info
 
 Each command is `main(args, env) -> ExitStatus` (keys.cli_env), so tests run it with their own streams
-and clock. Exit statuses as DESIGN.md: scan 0 when every image gave codes and every code is ok, 1 when
+and clock. Exit statuses as in README.md: scan 0 when every image gave codes and every code is ok, 1 when
 a code is not ok or an image has none, 2 on usage errors or when no input could be read.
 """
 

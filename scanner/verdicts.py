@@ -1,6 +1,6 @@
 """One scanned code's verdict: the service's answer object plus where the code was and how it was checked.
 
-Online and offline answers arrive as the same JSON (DESIGN.md "Answers"); the site cross-check
+Online and offline answers arrive as the same JSON (docs/api.md, "Answers"); the site cross-check
 (`--expect-record`, `--expect-serial`, `--expect-project`) is applied here to either, and the verdict
 is decided again through keys.answer.decide so that a valid certificate of another crane or site
 reads 证书与设备不符 however it was checked.

@@ -1,4 +1,4 @@
-"""Service configuration, from the environment (DESIGN.md names) or a test's dict."""
+"""Service configuration, from the environment (the names in README.md, "Environment") or a test's dict."""
 
 from __future__ import annotations
 

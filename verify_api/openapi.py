@@ -55,7 +55,7 @@ _REG_PATH = {"name": "registration_no", "in": "path", "required": True, "schema"
 _REASON = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S",
            "description": "Why; not blank, at most 200 characters"}
 _SIGNED_RECORD = {"type": "object", "required": ["record"], "properties": {
-    "record": {"type": "object", "description": "The certificate record (DESIGN.md); paper ones have paper: true"},
+    "record": {"type": "object", "description": "The certificate record (docs/record.schema.json); paper ones have paper: true"},
     "qr_text": {"type": "string", "description": "The signed QR text; required unless paper"}}}
 
 

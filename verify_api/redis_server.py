@@ -1,6 +1,6 @@
 """A private redis-server process: for tests, and as the embedded store of a data directory.
 
-The store is always a real redis-server (DESIGN.md, "Libraries"). `RedisServer` runs one in a
+The store is always a real redis-server (docs/architecture.md, "The store"). `RedisServer` runs one in a
 directory with AOF and `appendfsync always`, so every acknowledged write survives a crash.
 `ensure_embedded` keeps at most one server per data directory, shared by every command that
 needs it, and stops it when the last of them is done.

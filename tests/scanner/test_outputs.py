@@ -1,5 +1,5 @@
 """What the inspector gets: the table, CSV, annotated copies, the HTML report, `crane-scan decode`, and
-the exit statuses of DESIGN.md."""
+the exit statuses of README.md ("crane-scan")."""
 
 from __future__ import annotations
 

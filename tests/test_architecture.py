@@ -1,0 +1,92 @@
+"""The layout rules of docs/architecture.md, checked on the source: one direction of imports, no circles."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("keys", "verify_api", "scanner")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at any depth in the file (a function-level import still couples)."""
+    tree = ast.parse(path.read_text("utf-8"))
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                stem = ".".join(base + ([node.module] if node.module else []))
+            else:
+                stem = node.module or ""
+            found.add(stem)
+            found.update(f"{stem}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    modules = {_module_name(p): p for p in files}
+    return {name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def test_dependencies_point_one_way():
+    for name, deps in _graph().items():
+        top = name.split(".")[0]
+        for dep in deps:
+            if top == "keys":
+                assert dep.split(".")[0] == "keys", f"{name} imports {dep}: keys/ imports nothing of ours"
+            if top == "scanner":
+                assert not dep.startswith("verify_api"), f"{name} imports {dep}: the scanner talks HTTP only"
+            if top == "verify_api":
+                assert not dep.startswith("scanner"), f"{name} imports {dep}"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_trust_core_and_packages_have_no_import_circles(package):
+    graph = {k: {d for d in v if d.startswith(package)} for k, v in _graph().items() if k.startswith(package)}
+    # a package's __init__ re-exporting its modules is not a circle through them
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in graph.get(node, ()):
+            if dep == package or node.startswith(dep + ".") and graph.get(dep, set()) >= {node}:
+                continue
+            if state.get(dep) == 1:
+                cycle = path[path.index(dep):] + [dep] if dep in path else [node, dep]
+                pytest.fail("import circle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep, path + [dep])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+
+
+def test_keys_imports_no_service_or_vision_library():
+    banned = {"flask", "redis", "cv2", "numpy", "gunicorn", "zxingcpp", "pyzbar"}
+    for path in (ROOT / "keys").rglob("*.py"):
+        for module in _imports(path):
+            assert module.split(".")[0] not in banned, f"{path.relative_to(ROOT)} imports {module}"
+
+
+def test_no_file_cites_a_document_outside_the_repository():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    citing = [f for f in tracked if f.endswith((".py", ".md", ".html", ".js", ".mjs"))
+              and (ROOT / f).is_file() and "DESIGN.md" in (ROOT / f).read_text("utf-8", errors="replace")]
+    assert citing == []
