@@ -8,18 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
 
-from keys.answer import Answer, IssuerRef, Signature, SignatureResult, Source, State, Status
-from keys.errors import IdentifierError
-from keys.identifiers import LICENCE_IN_TEXT, LicenceId
-from keys.payload import MAX_TEXT, Verification, verify_at
+from keys.answer import Answer, SignatureResult
+from keys.identifiers import LicenceId
+from keys.payload import Verification, verify_at
 from keys.record import Category
 from keys.trustlist import TrustList
+from keys.verdict import REGISTRY, Lookup, RegistryEntry, SamePayload, Unavailable, answer_code, answer_entry
 
 from .privacy import mask_record, scrub
-from .store import Store, StoredVersion, StoreUnavailable, payload_of
+from .store import Store, StoredVersion, StoreUnavailable
 
-NOT_REGISTERED = "未查询到登记信息（新发证书可能尚未同步），请联系发证机关 / No registration found; new certificates may not have arrived yet"
-DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs from the registered certificate"
 STORE_DOWN = "登记库暂时无法访问 / The registry cannot be reached right now"
 
 
@@ -64,79 +62,51 @@ class Resolution:
         return self.answer.to_json()
 
 
-def resolve(text: str, trust: TrustList, store: Store, now: datetime) -> Resolution:
-    if not isinstance(text, str) or len(text) > MAX_TEXT:
-        return _malformed(now, "QR text too long")
-    match = LICENCE_IN_TEXT.search(text)
-    if match:
-        return _by_licence_id(match.group(0).rstrip("."), trust, store, now)
-    verification = _cache.verify(text, trust, now)
-    if verification.not_ours:
-        return _malformed(now, verification.reason)
-    return _by_payload(text, verification, trust, store, now)
+class StoreRegistry:
+    """The Redis store as keys.verdict's Registry; remembers whether it was down, for Retry-After."""
+
+    provenance = REGISTRY
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.down = False
+
+    def entry(self, registration_no: str, version: int) -> Lookup:
+        try:
+            stored = self.store.get(registration_no, version)
+        except StoreUnavailable:
+            return self._unavailable()
+        return registry_entry(stored) if stored else None
+
+    def by_licence(self, licence_id: LicenceId) -> Lookup:
+        try:
+            found = self.store.by_licence(str(licence_id))
+            stored = self.store.get(*found) if found else None
+        except StoreUnavailable:
+            return self._unavailable()
+        return registry_entry(stored) if stored else None
+
+    def _unavailable(self) -> Unavailable:
+        self.down = True
+        return Unavailable(STORE_DOWN)
 
 
-def _malformed(now: datetime, reason: str) -> Resolution:
-    status = Status(State.UNKNOWN, reason="不是本系统的证书二维码 / not a certificate code of this system")
-    return Resolution(Answer(Signature(SignatureResult.MALFORMED), status, now))
-
-
-def _by_payload(text: str, verification: Verification, trust: TrustList, store: Store, now: datetime) -> Resolution:
-    signature = verification.signature()
-    claims = verification.claims
-    if claims is None or verification.result is SignatureResult.INVALID:
-        # Claims without a good signature are an attacker's words: look nothing up for them.
-        status = Status(State.UNKNOWN, reason="签名未通过，未查询登记状态 / signature failed; status not looked up")
-        return Resolution(Answer(signature, status, now))
-    try:
-        stored = store.get(claims.registration_no, claims.version)
-    except StoreUnavailable:
-        status = Status(State.UNKNOWN, reason=STORE_DOWN)
-        return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)), store_down=True)
-    if stored is None:
-        status = Status(State.NOT_FOUND, reason=NOT_REGISTERED)
-        return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)))
-    if payload_of(text) != payload_of(stored.qr_text or ""):
-        status = Status(State.NOT_FOUND, reason=DIFFERS)
-        return Resolution(Answer(signature, status, now, claims.certificate(verification.issuer)))
-    return Resolution(Answer(verification.signature_registered(stored.registered_at), _status(stored), now,
-                             public_certificate(stored)))
-
-
-def _by_licence_id(candidate: str, trust: TrustList, store: Store, now: datetime) -> Resolution:
-    try:
-        licence_id = str(LicenceId.parse(candidate))
-    except IdentifierError as exc:
-        return _malformed(now, str(exc))
-    try:
-        found = store.by_licence(licence_id)
-        stored = store.get(*found) if found else None
-    except StoreUnavailable:
-        return Resolution(Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.UNKNOWN, reason=STORE_DOWN),
-                                 now), store_down=True)
-    if stored is None:
-        return Resolution(Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.NOT_FOUND,
-                                 reason=NOT_REGISTERED), now))
-    return Resolution(answer_for_stored(stored, trust, now))
+def resolve(text: object, trust: TrustList, store: Store, now: datetime) -> Resolution:
+    registry = StoreRegistry(store)
+    answer = answer_code(text, trust, registry, now, _cache.verify)
+    return Resolution(answer, store_down=registry.down)
 
 
 def answer_for_stored(stored: StoredVersion, trust: TrustList, now: datetime) -> Answer:
     """The answer for a certificate found by number: its stored issuer signature checked afresh."""
-    if stored.qr_text:
-        signature = _cache.verify(stored.qr_text, trust, now).signature_registered(stored.registered_at)
-    else:
-        issuer = trust.issuer(stored.issuer)
-        signature = Signature(SignatureResult.NOT_APPLICABLE,
-                              issuer=IssuerRef(issuer.code, issuer.name) if issuer else None)
-    return Answer(signature, _status(stored), now, public_certificate(stored))
+    return answer_entry(registry_entry(stored), trust, now, verify=_cache.verify)
 
 
-def _status(stored: StoredVersion) -> Status:
-    superseded_by = ({"registration_no": stored.registration_no, "version": stored.superseded_by}
-                     if stored.superseded_by else None)
+def registry_entry(stored: StoredVersion) -> RegistryEntry:
     # a reason is an issuer's free text: phone and ID numbers in it are masked like any record field
-    return Status(stored.state, reason=scrub(stored.reason), since=stored.since, source=Source.REGISTRY,
-                  superseded_by=superseded_by)
+    return RegistryEntry(stored.registration_no, stored.version, stored.state, SamePayload(stored.qr_text),
+                         scrub(stored.reason), stored.since, stored.superseded_by, stored.registered_at,
+                         stored.issuer, public_certificate(stored))
 
 
 def public_certificate(stored: StoredVersion) -> dict:

@@ -1,0 +1,187 @@
+"""The one decision: a scanned code, its signature and its registry entry -> the answer.
+
+The service asks Redis and the scanner its offline SQLite data, both through `Registry`. What only one
+of them can say (the store is down; the offline data is too old, lacks the certificate, or cannot look
+an e-licence identifier up) arrives as `Unavailable` with its reason, so every answer is decided and
+worded here once. docs/test-vectors/verdicts.json pins this function for every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from .answer import Answer, IssuerRef, Signature, SignatureResult, Source, State, Status
+from .errors import IdentifierError
+from .identifiers import LICENCE_IN_TEXT, LicenceId
+from .payload import MAX_TEXT, Claims, Malformed, Verification, unprefix, verify_at
+from .trustlist import TrustList
+
+NOT_OURS = "不是本系统的证书二维码 / not a certificate code of this system"
+SIG_FAILED = "签名未通过，未查询登记状态 / signature failed; status not looked up"
+NOT_REGISTERED = ("未查询到登记信息（新发证书可能尚未同步），请联系发证机关 / No registration found; new certificates "
+                  "may not have arrived yet")
+DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs from the registered certificate"
+
+
+@dataclass(frozen=True)
+class SamePayload:
+    """The registry keeps the code it registered: a scanned code matches only with exactly its signed payload.
+
+    A paper certificate has no code (`qr_text` None), so no scanned code matches it.
+    """
+
+    qr_text: str | None
+
+
+@dataclass(frozen=True)
+class SameRecordNo:
+    """Offline data keeps the property record number, not the code: the code's claims must state it
+    ("" when the data does not say, and then nothing is compared)."""
+
+    record_no: str
+
+
+Match = SamePayload | SameRecordNo
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One certificate version as a registry states it."""
+
+    registration_no: str
+    version: int
+    state: State
+    match: Match
+    reason: str = ""
+    since: datetime | None = None
+    superseded_by: int | None = None      # the version that replaced this one
+    registered_at: datetime | None = None  # when the registry first saw it: a stolen key cannot backdate past this
+    issuer: str | None = None              # issuer code, named on answers for certificates without a code
+    certificate: dict[str, Any] | None = None  # what the registry shows of it (masked); None: the code's own claims
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The registry cannot say; the state is unknown, for this reason."""
+
+    reason: str
+
+
+Lookup = RegistryEntry | Unavailable | None  # None: the registry has no such certificate
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where statuses come from: the registry itself, or offline data as of `data_time`."""
+
+    source: Source = Source.REGISTRY
+    data_time: datetime | None = None
+
+    def status(self, state: State, reason: str = "", since: datetime | None = None,
+               superseded_by: dict[str, Any] | None = None) -> Status:
+        return Status(state, reason, since, self.source, superseded_by, self.data_time)
+
+
+class Registry(Protocol):
+    """The lookups a verdict needs."""
+
+    @property
+    def provenance(self) -> Provenance: ...
+
+    def entry(self, registration_no: str, version: int) -> Lookup: ...
+
+    def by_licence(self, licence_id: LicenceId) -> Lookup: ...
+
+
+Verifier = Callable[[str, TrustList, datetime], Verification]
+REGISTRY = Provenance()
+
+
+def answer_code(text: object, trust: TrustList, registry: Registry, now: datetime,
+                verify: Verifier = verify_at) -> Answer:
+    """The answer for a scanned text: a QR URL or payload, or an e-licence identifier anywhere in it.
+
+    `verify` is keys.payload.verify_at or a cache in front of it: the signature is a pure function of the
+    text, the trust list and the clock.
+    """
+    provenance = registry.provenance
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        return _not_ours(now, provenance)
+    licence = LICENCE_IN_TEXT.search(text)
+    if licence:
+        return _by_licence(licence.group(0).rstrip("."), trust, registry, now, verify)
+    verification = verify(text, trust, now)
+    if verification.not_ours:
+        return _not_ours(now, provenance)
+    signature, claims = verification.signature(), verification.claims
+    if claims is None or verification.result is SignatureResult.INVALID:
+        # Claims without a good signature are an attacker's words: look nothing up for them.
+        return Answer(signature, provenance.status(State.UNKNOWN, SIG_FAILED), now)
+    certificate = claims.certificate(verification.issuer)
+    found = registry.entry(claims.registration_no, claims.version)
+    if isinstance(found, Unavailable):
+        return Answer(signature, provenance.status(State.UNKNOWN, found.reason), now, certificate)
+    if found is None:
+        return Answer(signature, provenance.status(State.NOT_FOUND, NOT_REGISTERED), now, certificate)
+    if not _matches(found.match, text, claims):
+        return Answer(signature, provenance.status(State.NOT_FOUND, DIFFERS), now, certificate)
+    if found.certificate is not None:
+        certificate = found.certificate
+    elif found.registered_at is not None:
+        certificate["registered_at"] = found.registered_at.isoformat(timespec="seconds")
+    return Answer(verification.signature_registered(found.registered_at), _status(found, provenance), now,
+                  certificate)
+
+
+def answer_entry(entry: RegistryEntry, trust: TrustList, now: datetime, provenance: Provenance = REGISTRY,
+                 verify: Verifier = verify_at) -> Answer:
+    """The answer for a certificate found by its numbers or e-licence identifier: its registered code checked
+    afresh against today's trust list, or for a certificate without one, no signature to check."""
+    qr_text = entry.match.qr_text if isinstance(entry.match, SamePayload) else None
+    if qr_text:
+        signature = verify(qr_text, trust, now).signature_registered(entry.registered_at)
+    else:
+        issuer = trust.issuer(entry.issuer) if entry.issuer else None
+        signature = Signature(SignatureResult.NOT_APPLICABLE,
+                              issuer=IssuerRef(issuer.code, issuer.name) if issuer else None)
+    return Answer(signature, _status(entry, provenance), now, entry.certificate)
+
+
+def _by_licence(candidate: str, trust: TrustList, registry: Registry, now: datetime, verify: Verifier) -> Answer:
+    provenance = registry.provenance
+    try:
+        licence_id = LicenceId.parse(candidate)
+    except IdentifierError:
+        return _not_ours(now, provenance)
+    found = registry.by_licence(licence_id)
+    if isinstance(found, Unavailable):
+        return Answer(Signature(SignatureResult.NOT_APPLICABLE), provenance.status(State.UNKNOWN, found.reason), now)
+    if found is None:
+        return Answer(Signature(SignatureResult.NOT_APPLICABLE), provenance.status(State.NOT_FOUND, NOT_REGISTERED),
+                      now)
+    return answer_entry(found, trust, now, provenance, verify)
+
+
+def _not_ours(now: datetime, provenance: Provenance) -> Answer:
+    return Answer(Signature(SignatureResult.MALFORMED), provenance.status(State.UNKNOWN, NOT_OURS), now)
+
+
+def _matches(match: Match, text: str, claims: Claims) -> bool:
+    if isinstance(match, SameRecordNo):
+        return not match.record_no or match.record_no == claims.record_no
+    if match.qr_text is None:
+        return False
+    # Hosts and path case may differ between prints of one code; the signed payload may not.
+    try:
+        return unprefix(text) == unprefix(match.qr_text)
+    except Malformed:
+        return False
+
+
+def _status(entry: RegistryEntry, provenance: Provenance) -> Status:
+    superseded_by = ({"registration_no": entry.registration_no, "version": entry.superseded_by}
+                     if entry.superseded_by else None)
+    return provenance.status(entry.state, entry.reason, entry.since, superseded_by)
