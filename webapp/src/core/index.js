@@ -53,3 +53,7 @@
  *
  *   Errors: CoreError (base) > Malformed, TrustListError, FeedError; each message is Chinese / English.
  */
+
+export { CoreError, FeedError, Malformed, TrustListError } from "./errors.js";
+export { SignatureResult, signatureJson, verifyAt } from "./verify.js";
+export { KeyRole, KeyState, TrustList, checkTrustListUpdate, loadTrustList } from "./trustlist.js";
