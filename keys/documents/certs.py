@@ -1,0 +1,152 @@
+"""X.509 certificates with SM2 keys, read leniently, and chains to the configured trusted seal roots.
+
+Seal certificates come from many CAs and a strict parser rejects some of them (GBK names in UTF8String,
+odd times, INTEGERs without pad). Only what verification needs is read: names, validity, the SM2 point,
+and the CA's signature over the TBSCertificate bytes as found.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import der, gm
+from .errors import DocumentError
+
+_NAME_LABELS = {
+    "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+    "2.5.4.5": "serialNumber", "1.2.840.113549.1.9.1": "emailAddress",
+}
+MAX_CHAIN = 6
+
+
+@dataclass(frozen=True)
+class Certificate:
+    der: bytes
+    tbs: bytes
+    serial: bytes                   # the INTEGER's content octets, as issuerAndSerialNumber names it
+    subject: str
+    issuer: str
+    subject_cn: str
+    subject_name: bytes
+    issuer_name: bytes
+    not_before: datetime
+    not_after: datetime
+    point: bytes | None
+    signature_alg: str
+    signature: bytes
+    quirks: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, data: bytes) -> Certificate:
+        quirks: list[str] = []
+        top = der.parse(data).expect(der.SEQUENCE, "certificate").items("certificate", 3)
+        tbs = top[0].expect(der.SEQUENCE, "TBSCertificate")
+        fields = tbs.items("TBSCertificate", 6)
+        if fields[0].tag == 0xA0:  # explicit version
+            fields = fields[1:]
+        if len(fields) < 6:
+            raise DocumentError("证书格式不正确。", "Malformed certificate.")
+        validity = fields[3].expect(der.SEQUENCE, "validity").items("validity", 2)
+        subject, cn = _name(fields[4], quirks)
+        issuer, _ = _name(fields[2], quirks)
+        alg = top[1].expect(der.SEQUENCE, "signature algorithm").items("signature algorithm", 1)[0].oid()
+        return cls(
+            der=bytes(data), tbs=tbs.raw, serial=fields[0].expect(der.INTEGER, "serial").value, subject=subject, issuer=issuer, subject_cn=cn or subject,
+            subject_name=fields[4].raw, issuer_name=fields[2].raw,
+            not_before=validity[0].time(quirks), not_after=validity[1].time(quirks),
+            point=_point(fields[5]), signature_alg=alg, signature=top[2].bits(), quirks=tuple(dict.fromkeys(quirks)),
+        )
+
+    def valid_at(self, moment: datetime) -> bool:
+        return self.not_before <= moment <= self.not_after
+
+    def verifies(self, signature: bytes, data: bytes, quirks: list[str]) -> bool:
+        return gm.verify(self.point, signature, data, quirks)
+
+    def issued_by(self, issuer: Certificate) -> bool:
+        """The issuer's SM2 signature over this certificate checks; a matching name alone counts for nothing."""
+        if self.signature_alg not in gm.SM2_SIGNATURE_ALGS:
+            return False
+        return issuer.verifies(self.signature, self.tbs, [])
+
+
+def _name(node: der.Node, quirks: list[str]) -> tuple[str, str]:
+    parts, cn = [], ""
+    for rdn in node.expect(der.SEQUENCE, "name").children():
+        for atv in rdn.children():
+            kids = atv.items("name attribute", 2)
+            label = _NAME_LABELS.get(kids[0].oid(), kids[0].oid())
+            value = kids[1].text(quirks)
+            parts.append(f"{label}={value}")
+            if label == "CN":
+                cn = value
+    return ", ".join(reversed(parts)), cn
+
+
+def _point(spki: der.Node) -> bytes | None:
+    """The uncompressed EC point; None for a key that is not an EC point (RSA, say): it verifies nothing."""
+    kids = spki.expect(der.SEQUENCE, "public key").items("public key", 2)
+    point = kids[1].bits()
+    return point if len(point) == 65 and point[0] == 4 else None
+
+
+def read_certificate(data: bytes) -> Certificate | None:
+    try:
+        return Certificate.parse(data)
+    except DocumentError:
+        return None
+
+
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+
+
+def load_pem_certificates(pem: bytes) -> list[Certificate]:
+    """Every certificate in a PEM bundle (the CRANE_SEAL_ROOTS file); an unreadable one is an error."""
+    found = []
+    for body in _PEM.findall(pem):
+        try:
+            found.append(Certificate.parse(base64.b64decode(b"".join(body.split()), validate=True)))
+        except (ValueError, DocumentError):
+            raise DocumentError("印章根证书文件中有无法读取的证书。",
+                                "A certificate in the seal roots file cannot be read.") from None
+    if not found:
+        raise DocumentError("印章根证书文件中没有证书。", "The seal roots file holds no certificate.")
+    return found
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    trusted: bool
+    path: tuple[str, ...]           # subjects from the certificate up to the root that was reached
+    note: str
+
+
+def chain_to_roots(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate] = ()) -> ChainResult:
+    """Trusted only when each link's SM2 signature verifies up to one of `roots` (by signature, not name)."""
+    intermediates = [c for c in others if c.der != cert.der]
+    current, path = cert, [cert.subject]
+    for _ in range(MAX_CHAIN):
+        if any(current.der == root.der for root in roots):
+            return ChainResult(True, tuple(path), f"chains to trusted root {current.subject}")
+        named = [r for r in roots if r.subject_name == current.issuer_name or r.subject == current.issuer]
+        for root in named:
+            if current.issued_by(root):
+                path.append(root.subject)
+                return ChainResult(True, tuple(path), f"chains to trusted root {root.subject}")
+        if named:
+            return ChainResult(False, tuple(path),
+                               f"issuer name matches trusted root {named[0].subject}, "
+                               "but its signature does not verify with that root's key")
+        step = next((c for c in intermediates
+                     if (c.subject_name == current.issuer_name or c.subject == current.issuer)
+                     and current.issued_by(c)), None)
+        if step is None:
+            break
+        intermediates.remove(step)
+        current = step
+        path.append(current.subject)
+    return ChainResult(False, tuple(path), f"signed by {cert.subject}, not a trusted root here")

@@ -1,0 +1,113 @@
+"""Signatures without a seal: GB/T 35275 SignedData with SM2, and a bare SM2 signature.
+
+    ContentInfo ::= SEQUENCE { contentType OID (1.2.156.10197.6.1.4.2.2, or PKCS#7's), [0] SignedData }
+    SignedData ::= SEQUENCE { version, digestAlgorithms SET, contentInfo SEQUENCE, [0] certificates,
+                              [1] crls OPTIONAL, signerInfos SET }
+    SignerInfo ::= SEQUENCE { version, issuerAndSerialNumber, digestAlgorithm, [0] authenticatedAttributes,
+                              digestEncryptionAlgorithm, encryptedDigest OCTET STRING, ... }
+
+With authenticated attributes the signature is over their SET encoding and messageDigest must be SM3 of
+Signature.xml; without them it is over Signature.xml itself. A bare SM2 signature carries no
+certificate, so it is checked with the certificates the caller knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import der, gm
+from .certs import Certificate, read_certificate
+from .errors import DocumentError
+from .outcome import Outcome
+from .report import SignatureFormat
+
+SIGNED_DATA = {"1.2.156.10197.6.1.4.2.2", "1.2.840.113549.1.7.2"}
+_MESSAGE_DIGEST, _SIGNING_TIME = "1.2.840.113549.1.9.4", "1.2.840.113549.1.9.5"
+
+
+def looks_like_cms(top: der.Node) -> bool:
+    try:
+        kids = top.children()
+        return kids[0].tag == der.OID and kids[0].oid() in SIGNED_DATA
+    except (DocumentError, IndexError):
+        return False
+
+
+def looks_like_raw(blob: bytes) -> bool:
+    return gm.raw_signature(blob, []) is not None
+
+
+def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
+    out = Outcome(SignatureFormat.GBT_35275)
+    signed_data = top.children()[1].items("SignedData", 1)[0].items("SignedData", 4)
+    content = signed_data[2].children()
+    if len(content) > 1:
+        attached = content[1].children()[0].octets() if content[1].tag == 0xA0 else content[1].octets()
+        if attached != signature_xml:
+            out.notes.append("签名内含的数据不是本 Signature.xml the data inside the signature is not this Signature.xml")
+            out.signature_valid = False
+    certs = []
+    for node in signed_data[3:]:
+        if node.tag == 0xA0:
+            certs = [c for c in (read_certificate(n.raw) for n in node.children()) if c is not None]
+    signer_infos = signed_data[-1].expect(der.SET, "signerInfos").children()
+    if len(signer_infos) != 1:
+        out.notes.append(f"{len(signer_infos)} 个签名者 {len(signer_infos)} signer infos; one expected")
+        out.signature_valid = False
+        return out
+    info = signer_infos[0].items("SignerInfo", 5)
+    sid = info[1].items("issuerAndSerialNumber", 2)
+    serial = sid[1].value
+    out.signer = next((c for c in certs if c.issuer_name == sid[0].raw and c.serial == serial), None)
+    if out.signer is None:
+        out.notes.append("签名中没有签名者证书 the signer's certificate is not in the signature")
+    else:
+        out.quirks.extend(out.signer.quirks)
+    out.others = tuple(c for c in certs if c is not out.signer)
+    rest = info[3:]
+    attrs = rest[0] if rest[0].tag == 0xA0 else None
+    if attrs is not None:
+        rest = rest[1:]
+    alg, signature = rest[0].items("signature algorithm", 1)[0].oid(), rest[1].octets()
+    if attrs is None:
+        signed, digest_ok = signature_xml, True
+    else:
+        values = _attributes(attrs)
+        digest = values.get(_MESSAGE_DIGEST)
+        digest_ok = digest is not None and digest.octets() == gm.sm3(signature_xml)
+        if not digest_ok:
+            out.notes.append("messageDigest 与 Signature.xml 不符 messageDigest does not match SM3 of Signature.xml")
+        if _SIGNING_TIME in values:
+            out.signed_at = values[_SIGNING_TIME].time(out.quirks)
+        signed = der.tlv(der.SET, attrs.value)
+    if alg not in gm.SM2_SIGNATURE_ALGS:
+        out.notes.append(f"签名算法 {alg} 不受支持 signature algorithm {alg} is not supported")
+        return out
+    verified = out.signer is not None and out.signer.verifies(signature, signed, out.quirks)
+    if out.signer is not None and not verified:
+        out.notes.append("签名者的签名无效 the signer's signature does not verify")
+    if out.signature_valid is None:
+        out.signature_valid = verified and digest_ok if out.signer is not None else None
+    return out
+
+
+def _attributes(attrs: der.Node) -> dict[str, der.Node]:
+    found = {}
+    for attr in attrs.children():
+        kids = attr.items("attribute", 2)
+        values = kids[1].children()
+        if values:
+            found[kids[0].oid()] = values[0]
+    return found
+
+
+def check_raw(blob: bytes, signature_xml: bytes, candidates: Sequence[Certificate]) -> Outcome:
+    """A bare SM2 signature over Signature.xml: valid when one of the known certificates verifies it."""
+    out = Outcome(SignatureFormat.RAW_SM2)
+    for cert in candidates:
+        if cert.verifies(blob, signature_xml, out.quirks):
+            out.signer, out.signature_valid = cert, True
+            return out
+    out.notes.append("裸 SM2 签名不带证书，已知证书均不能验证 a bare SM2 signature carries no certificate, "
+                     "and no certificate known here verifies it")
+    return out

@@ -1,0 +1,97 @@
+"""SM2/SM3 as seals use them, on top of the project's SM2 scheme in keys.algorithms.
+
+SM2 here is always with SM3 over Z_A||M and the default user ID 1234567812345678 (GB/T 32918, GB/T 35276),
+which is what keys.algorithms computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from tongsuopy.crypto import hashes as gm_hashes
+
+from ..algorithms import Alg, PrivateKey, PublicKey
+from ..errors import KeyFileError
+from . import der
+from .errors import DocumentError
+
+SM2_KEY = "1.2.156.10197.1.301"
+SM2_SIGN = "1.2.156.10197.1.301.1"
+SM2_WITH_SM3 = "1.2.156.10197.1.501"
+SM3 = "1.2.156.10197.1.401"
+EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+SM2_SIGNATURE_ALGS = {SM2_WITH_SM3, SM2_SIGN, SM2_KEY}
+
+
+def sm3(data: bytes) -> bytes:
+    h = gm_hashes.Hash(gm_hashes.SM3())
+    h.update(data)
+    return bytes(h.finalize())
+
+
+def _hashlib(name: str):
+    return lambda data: hashlib.new(name, data).digest()
+
+
+_DIGESTS = {
+    "md5": _hashlib("md5"), "1.2.840.113549.2.5": _hashlib("md5"),
+    "sha1": _hashlib("sha1"), "sha-1": _hashlib("sha1"), "1.3.14.3.2.26": _hashlib("sha1"),
+    "sha256": _hashlib("sha256"), "sha-256": _hashlib("sha256"), "2.16.840.1.101.3.4.2.1": _hashlib("sha256"),
+    "sm3": sm3, SM3: sm3, SM3 + ".1": sm3,
+}
+# GM/T 0006 names 401.2 "SM3 with key"; seal software writes it for plain SM3 digests, and other readers
+# (ofdrw among them) read it so.
+_READ_AS_SM3 = {SM3 + ".2": "CheckMethod 1.2.156.10197.1.401.2 (SM3 with key) read as plain SM3"}
+
+
+def digest_for(method: str, quirks: list[str]):
+    """The digest function for a References CheckMethod, or None when it is not one we know."""
+    name = method.strip().lower()
+    if name in _READ_AS_SM3:
+        quirks.append(_READ_AS_SM3[name])
+        return sm3
+    return _DIGESTS.get(name)
+
+
+def spki_of_point(point: bytes) -> bytes:
+    return der.seq(der.seq(der.oid(EC_PUBLIC_KEY), der.oid(SM2_KEY)), der.bits(point))
+
+
+def point_of_spki(spki: bytes) -> bytes:
+    return der.parse(spki).items("public key", 2)[1].bits()
+
+
+def public_key(point: bytes) -> PublicKey | None:
+    """The SM2 key for an uncompressed point; None when the point is not one on the SM2 curve."""
+    try:
+        key = PublicKey.from_spki(spki_of_point(point))
+    except (KeyFileError, ValueError):
+        return None
+    return key if key.alg is Alg.SM2 else None
+
+
+def raw_signature(blob: bytes, quirks: list[str]) -> bytes | None:
+    """r||s from a DER SEQUENCE{r, s} (or a bare 64-byte r||s, as some signers store); None if unreadable."""
+    if len(blob) == 64 and blob[0] != der.SEQUENCE:
+        quirks.append("signature stored as bare r||s instead of DER")
+        return blob
+    try:
+        parts = der.parse(blob).expect(der.SEQUENCE, "SM2 signature").items("SM2 signature", 2)
+        r, s = (p.integer(quirks) for p in parts[:2])
+    except DocumentError:
+        return None
+    if len(parts) != 2 or not (0 < r < 2**256 and 0 < s < 2**256):
+        return None
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def verify(point: bytes | None, signature: bytes, data: bytes, quirks: list[str]) -> bool:
+    key = public_key(point) if point else None
+    raw = raw_signature(signature, quirks)
+    return key is not None and raw is not None and key.verify(raw, data)
+
+
+def sign(key: PrivateKey, data: bytes) -> bytes:
+    """A DER SEQUENCE{r, s} SM2 signature, the form certificates and seals carry."""
+    raw = key.sign(data)
+    return der.seq(der.integer(int.from_bytes(raw[:32], "big")), der.integer(int.from_bytes(raw[32:], "big")))
