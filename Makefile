@@ -4,13 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench deps clean
+.PHONY: run test lint bench deps lock clean
 
-$(STAMP): pyproject.toml
+# Installs come from the hashed lock only: a new release of a dependency cannot change a fresh install.
+# requirements-nodeps.txt holds packages taken for their files alone, installed without what they pull in.
+$(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || (rm -rf $(VENV) && scripts/system-deps.sh venv && $(PY) -m venv $(VENV))
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-nodeps.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Refresh the lock after changing pyproject.toml's ranges (uv is used for this only, not for installs).
+lock:
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml requirements-build.in --extra test --generate-hashes --universal \
+		--python-version 3.11 -q -o requirements.lock
 
 deps: $(STAMP)
 
