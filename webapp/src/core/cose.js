@@ -41,6 +41,16 @@ export function parseCose(data) {
   return Object.freeze({ protected: protectedBytes, algId, kid: toHex(kid), payload, signature });
 }
 
+/** Whether a text is one of our codes at all: stages unprefix, base32 and cose, no keys needed. */
+export function decodeQrText(text) {
+  try {
+    return Object.freeze({ ok: true, envelope: decodeEnvelope(text) });
+  } catch (exc) {
+    if (exc instanceof Malformed) return Object.freeze({ ok: false, reason: exc.message });
+    throw exc;
+  }
+}
+
 /** The COSE bytes of a QR text: stages unprefix, base32 and cose (keys.payload.decode). */
 export function decodeEnvelope(text) {
   return parseCose(b32decode(unprefix(text)));

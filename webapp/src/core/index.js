@@ -3,57 +3,72 @@
  * status feed, verdicts) in DOM-free JavaScript, so the phone decides exactly as the service and the
  * CLI scanner do. Every rule here is pinned by the shared vectors in docs/test-vectors/.
  *
- * API (everything returned is a plain frozen object; string values equal the Python API answer's):
+ * API (results are plain frozen objects; their string values equal the Python API answer's). Times
+ * (`now`) are Date objects or epoch milliseconds; time is always a parameter. Async where WebCrypto is.
  *
- *   Times are Date objects or epoch milliseconds wherever a `now` is taken; time is always a parameter.
- *
+ * Trust list
  *   await loadTrustList(doc, pinnedRoot) -> TrustList
- *       Verify a downloaded trust-list document (its JSON text, bytes or parsed object) against the
- *       pinned root (base64 SPKI DER, PEM text or bytes): the root the list names signed it, and the
- *       pinned root too when the list names another (cross-signed rotation). Throws TrustListError.
- *       The TrustList carries .serial, .issuedAt, .root {alg, kid, spki, publicKey (base64)},
- *       .issuers [{code, name, credit_code}], .keys [...], .body (the signed list) and .document.
- *       After a rotation, pin trustList.root.publicKey from then on.
+ *       Verify a downloaded trust-list document (JSON text, bytes or parsed object; text is exact)
+ *       against the pinned root (base64 SPKI DER, PEM text or bytes): the root the list names signed it,
+ *       and the pinned root too when the list names another (cross-signed rotation). Throws
+ *       TrustListError. TrustList: .serial, .issuedAt (ms), .root {alg, kid, spki, publicKey (base64)},
+ *       .issuers [{code, name, credit_code}], .keys [{kid, alg, issuer, role, state, notBefore, ...}],
+ *       .body, .document, .keysFor(kid, role), .issuer(code). After a rotation pin trust.root.publicKey.
  *   await checkTrustListUpdate(doc, pinnedRoot, storedDoc|null) -> TrustList
- *       loadTrustList, then the sync rules: a lower serial than the stored list's, or the same serial
- *       with another body, is refused (TrustListError), as scanner/sync.py does.
+ *       loadTrustList plus scanner/sync.py's rule: a lower serial than the stored list's, or the same
+ *       serial with another body, is refused (TrustListError).
  *
+ * One code
  *   decodeQrText(text) -> {ok: true, envelope} | {ok: false, reason}
- *       Stages unprefix, base32 and cose only (no keys needed): is this one of our codes at all?
- *   await verifyAt(text, trustList, now) -> Verification
- *       keys.payload.verify_at: {result, kid, alg, issuer: {code, name}|null, claims|null,
- *       certificate|null (the answer's `certificate` object), reason, key (the trusted key used)|null,
- *       notOurs (malformed and no claims)}. Never throws; `result` is one of SignatureResult.
- *   signatureJson(verification, registeredAt?) -> {result, kid, alg, issuer}
- *       The answer's `signature` object; with the registry's registration time a backdated payload
- *       signed after the key's compromise reads key_revoked (Verification.signature_registered).
+ *       Stages unprefix, base32, cose only (no keys): is this one of our codes at all?
+ *   await verifyAt(text, trust, now) -> Verification (keys.payload.verify_at); never throws:
+ *       {result (SignatureResult), kid, alg, issuer {code, name}|null, claims|null, certificate|null
+ *        (the answer's `certificate` object), reason, key|null, valid, notOurs}
+ *   signatureJson(verification, registeredAt?) -> the answer's `signature` {result, kid, alg, issuer};
+ *       with the registry's registration time a payload registered after its key's compromise reads
+ *       key_revoked (Verification.signature_registered).
  *
- *   await verifyFeedPage(doc, trustList) -> page
- *       keys.feed.verify_page: the page when a non-compromised feed key of the list signed it; else
- *       throws FeedError. Call before storing anything from the page.
- *   checkFeedPage(page, since) -> {entries, next, more}
- *       scanner/sync.py's page checks (answers the cursor asked for, entries strictly after it and in
- *       order, next = last entry's cursor, known states); throws FeedError.
- *   OfflineData: the folded state of the signed feed, kept by the app in IndexedDB as plain JSON.
- *       OfflineData.empty() / OfflineData.fromJSON(json) / data.toJSON()
- *       data.acceptPage(page, pageSince) -> new OfflineData (refuses, with FeedError, a page whose
- *           `since` is not the stored cursor, or whose signed generated_at is older than the newest
- *           accepted page's); entries folded per (registration_no, version), newer cursor wins.
- *       data.get(registrationNo, version) -> row|null;  data.cursor; data.generatedAt (ms|null);
- *       data.count; data.rows() (iterator); data.age(now) -> ms (negative when the clock is behind).
- *   await answerOffline(text, trustList, data, now, {maxAgeMs}) -> Checked
- *       The offline answer of scanner/offline.py: {answer (the API answer JSON: verdict, signature,
- *       status, certificate, checked_at), mode: "offline", ageSeconds, notes [...], clockBehind}.
- *   answerOfflineByNumbers(registrationNo, recordNo, data, now, opts) -> Checked | null
- *       Lookup by the two numbers from the synced data (paper certificates too).
+ * Verdicts (keys/verdict.py, keys/answer.py)
+ *   await answerCode(text, trust, registry, now) -> {answer, verification}
+ *       answer = the API answer JSON {verdict {ok, zh, en}, signature, status {state, label, reason, since,
+ *       source, superseded_by[, data_time]}, certificate, checked_at}. A registry is
+ *       {provenance: {source, dataTime}, entry(regNo, version), byLicence(licenceId)} (sync or async),
+ *       each answering an entry, unavailable(reason) or null; see verdict.js.
+ *   decide(signatureResult, state, mismatches = []) -> {ok, zh, en}
+ *   withMismatches(answer, ["record_no" | "factory_serial" | ...]) -> answer with mismatches, verdict again
+ *   markFor(answer) -> "ok" | "bad" | "warn" | "unknown"  (✔ ✖ ⚠ ?, scanner/verdicts.py mark_for)
+ *   STATE_LABELS, SIGNATURE_LABELS: {value: [zh, en]};  SignatureResult, State, Source: string enums.
  *
- *   decide(signatureResult, state, mismatches = []) -> {ok, zh, en}   (keys.answer.decide)
- *   withMismatches(answerJson, mismatches) -> answerJson with mismatches and the verdict decided again
- *   STATE_LABELS, SIGNATURE_LABELS: {value: [zh, en]};  SignatureResult, State, Source: enums.
+ * Offline data (keys/feed.py, scanner/sync.py, scanner/offline.py)
+ *   await verifyFeedPage(doc, trust) -> page   (a non-compromised feed key signed it; else FeedError).
+ *       Call before storing anything from the page.
+ *   advanceFeed(position {cursor, generatedAt}|null, page, since) -> {cursor, generatedAt, entries, more}
+ *       sync.py's page checks, and refuses (FeedError) a page not continuing from the stored cursor, ending
+ *       behind it, or signed as generated before the newest accepted page. Store the new position.
+ *   foldEntry(storedRow|null, entry) -> row to store (an entry older than the stored row keeps the row).
+ *   OfflineData: the same in memory ({cursor, generatedAt, rows}, toJSON/fromJSON, apply(page, since),
+ *       get(regNo, version), latest(regNo), count, dataTime (ms of the newest page's generated_at), age(now)).
+ *       An IndexedDB store offering dataTime, get and latest (async allowed) serves the same.
+ *   await answerOffline(text, trust, source, now, {maxAgeMs}) -> Checked
+ *       {answer (status.source "offline", data_time), verification, mode: "offline", ageSeconds, notes,
+ *        clockBehind}; past maxAgeMs (7 days default) the state is unknown; a clock behind the data is
+ *        flagged in notes.
+ *   await answerOfflineByNumbers(registrationNo, recordNo, trust, source, now, opts) -> Checked | null
+ *       By the two numbers (paper certificates too); null when the numbers do not belong together.
  *
- *   Errors: CoreError (base) > Malformed, TrustListError, FeedError; each message is Chinese / English.
+ * Errors: CoreError (base) > Malformed, TrustListError, FeedError; messages read Chinese / English.
  */
 
 export { CoreError, FeedError, Malformed, TrustListError } from "./errors.js";
+export { Alg } from "./algorithms.js";
+export { decodeQrText } from "./cose.js";
 export { SignatureResult, signatureJson, verifyAt } from "./verify.js";
 export { KeyRole, KeyState, TrustList, checkTrustListUpdate, loadTrustList } from "./trustlist.js";
+export {
+  MISMATCH_VERDICT, SIGNATURE_LABELS, STATE_LABELS, Source, State, answerJson, decide, markFor, withMismatches,
+} from "./answer.js";
+export { DIFFERS, NOT_OURS, NOT_REGISTERED, SIG_FAILED, answerCode, answerEntry, samePayload, sameRecordNo, unavailable } from "./verdict.js";
+export { advanceFeed, checkFeedPage, compareCursors, foldEntry, rowFromEntry, verifyFeedPage } from "./feed.js";
+export {
+  DEFAULT_MAX_AGE_MS, OfflineData, answerOffline, answerOfflineByNumbers, humanDuration, normaliseNumber, offlineRegistry,
+} from "./offline.js";

@@ -75,3 +75,12 @@ export function china(ms) {
   const p = pieces(ms, CHINA_OFFSET_MS);
   return `${p.date} ${p.time.slice(0, 5)}`;
 }
+
+/** datetime.fromisoformat(text).isoformat(timespec="seconds"): the moment to the second, its offset kept. */
+export function isoSeconds(text) {
+  parseIso(text); // the same refusals as Python's fromisoformat
+  const m = ISO_RE.exec(text);
+  const [, y, mo, d, h = "00", mi = "00", s = "00", , z, sign, oh, om = "00", os = "00"] = m;
+  const offset = z ? "+00:00" : sign ? `${sign}${oh}:${om}${os !== "00" ? ":" + os : ""}` : "";
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}${offset}`;
+}

@@ -1,0 +1,123 @@
+/**
+ * The one decision, as keys/verdict.py makes it: a scanned code, its signature and its registry entry
+ * -> the answer. The registry is the service's (online) or the synced feed (offline, offline.js); what
+ * only one of them can say arrives as `unavailable(reason)`, so every answer is decided and worded here.
+ *
+ * A registry is {provenance: {source, dataTime}, entry(registrationNo, version), byLicence(licenceId)},
+ * each lookup answering (or resolving to) an entry, unavailable(reason), or null for "no such certificate".
+ * An entry: {registrationNo, version, state, match, reason, since, supersededBy, registeredAt, issuer,
+ * certificate}, times as ISO 8601 text with offset; match is samePayload(qrText) or sameRecordNo(recordNo).
+ */
+
+import { answerJson, State, status } from "./answer.js";
+import { Malformed } from "./errors.js";
+import { IdentifierError, LICENCE_IN_TEXT, parseLicenceId } from "./identifiers.js";
+import { MAX_TEXT, unprefix } from "./qrtext.js";
+import { isoSeconds, parseIso, toMs } from "./time.js";
+import { SignatureResult, signatureJson, verifyAt } from "./verify.js";
+
+export const NOT_OURS = "不是本系统的证书二维码 / not a certificate code of this system";
+export const SIG_FAILED = "签名未通过，未查询登记状态 / signature failed; status not looked up";
+export const NOT_REGISTERED = "未查询到登记信息（新发证书可能尚未同步），请联系发证机关 / No registration found; new certificates " +
+  "may not have arrived yet";
+export const DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs from the registered certificate";
+
+/** The registry keeps the code it registered: a scanned code matches only with exactly its signed payload. */
+export const samePayload = (qrText) => Object.freeze({ qrText: qrText ?? null });
+/** Offline data keeps the record number, not the code: the code's claims must state it ("" compares nothing). */
+export const sameRecordNo = (recordNo) => Object.freeze({ recordNo: recordNo ?? "" });
+/** The registry cannot say; the state is unknown, for this reason. */
+export const unavailable = (reason) => Object.freeze({ unavailable: reason });
+
+const isUnavailable = (found) => found !== null && typeof found === "object" && "unavailable" in found;
+const moment = (text) => (text ? parseIso(text) : null);
+
+function codePoints(text) {
+  return text.length <= MAX_TEXT ? text.length : [...text].length;
+}
+
+function statusOf(entry, provenance) {
+  const supersededBy = entry.supersededBy ? { registration_no: entry.registrationNo, version: entry.supersededBy } : null;
+  return status(entry.state, { reason: entry.reason ?? "", since: moment(entry.since), supersededBy, ...provenance });
+}
+
+function notOurs(now, provenance) {
+  return answerJson(signatureJson({ result: SignatureResult.MALFORMED }), status(State.UNKNOWN, { reason: NOT_OURS, ...provenance }), now);
+}
+
+function matches(match, text, claims) {
+  if ("recordNo" in match) return !match.recordNo || match.recordNo === claims.recordNo;
+  if (match.qrText === null) return false;
+  // Hosts and path case may differ between prints of one code; the signed payload may not.
+  try {
+    return unprefix(text) === unprefix(match.qrText);
+  } catch (exc) {
+    if (exc instanceof Malformed) return false;
+    throw exc;
+  }
+}
+
+/**
+ * keys.verdict.answer_code: the answer JSON for a scanned text (a QR URL or payload, or an e-licence
+ * identifier anywhere in it). Resolves to {answer, verification}; verification is null when none ran.
+ */
+export async function answerCode(text, trust, registry, now) {
+  const nowMs = toMs(now);
+  const provenance = registry.provenance;
+  if (typeof text !== "string" || codePoints(text) > MAX_TEXT) return { answer: notOurs(nowMs, provenance), verification: null };
+  const licence = LICENCE_IN_TEXT.exec(text);
+  if (licence) return { answer: await byLicence(licence[0].replace(/\.+$/, ""), trust, registry, nowMs), verification: null };
+  const verification = await verifyAt(text, trust, nowMs);
+  if (verification.notOurs) return { answer: notOurs(nowMs, provenance), verification };
+  const signature = signatureJson(verification);
+  const claims = verification.claims;
+  if (claims === null || verification.result === SignatureResult.INVALID) {
+    // Claims without a good signature are an attacker's words: look nothing up for them.
+    return { answer: answerJson(signature, status(State.UNKNOWN, { reason: SIG_FAILED, ...provenance }), nowMs), verification };
+  }
+  let certificate = structuredClone(verification.certificate);
+  const found = await registry.entry(claims.registrationNo, claims.version);
+  const answer = (st, sig = signature) => ({ answer: answerJson(sig, st, nowMs, certificate), verification });
+  if (isUnavailable(found)) return answer(status(State.UNKNOWN, { reason: found.unavailable, ...provenance }));
+  if (found === null || found === undefined) return answer(status(State.NOT_FOUND, { reason: NOT_REGISTERED, ...provenance }));
+  if (!matches(found.match, text, claims)) return answer(status(State.NOT_FOUND, { reason: DIFFERS, ...provenance }));
+  if (found.certificate) certificate = found.certificate;
+  else if (found.registeredAt) certificate.registered_at = isoSeconds(found.registeredAt);
+  return answer(statusOf(found, provenance), signatureJson(verification, moment(found.registeredAt)));
+}
+
+/**
+ * keys.verdict.answer_entry: a certificate found by its numbers or identifier: its registered code checked
+ * afresh against today's trust list, or, without one, no signature to check.
+ */
+export async function answerEntry(entry, trust, now, provenance = {}) {
+  const nowMs = toMs(now);
+  const qrText = "qrText" in entry.match ? entry.match.qrText : null;
+  let signature;
+  if (qrText) {
+    signature = signatureJson(await verifyAt(qrText, trust, nowMs), moment(entry.registeredAt));
+  } else {
+    const issuer = entry.issuer ? trust.issuer(entry.issuer) : null;
+    signature = { result: SignatureResult.NOT_APPLICABLE, kid: null, alg: null,
+      issuer: issuer ? { code: issuer.code, name: issuer.name } : null };
+  }
+  return answerJson(signature, statusOf(entry, provenance), nowMs, entry.certificate ?? null);
+}
+
+async function byLicence(candidate, trust, registry, nowMs) {
+  const provenance = registry.provenance;
+  let licenceId;
+  try {
+    licenceId = parseLicenceId(candidate);
+  } catch (exc) {
+    if (exc instanceof IdentifierError) return notOurs(nowMs, provenance);
+    throw exc;
+  }
+  const found = await registry.byLicence(licenceId);
+  const none = { result: SignatureResult.NOT_APPLICABLE, kid: null, alg: null, issuer: null };
+  if (isUnavailable(found)) return answerJson(none, status(State.UNKNOWN, { reason: found.unavailable, ...provenance }), nowMs);
+  if (found === null || found === undefined) {
+    return answerJson(none, status(State.NOT_FOUND, { reason: NOT_REGISTERED, ...provenance }), nowMs);
+  }
+  return answerEntry(found, trust, nowMs, provenance);
+}
