@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from .errors import CraneError
+
+
+class AnswerError(CraneError, ValueError):
+    """An answer in JSON (the service's, read by the scanner) is not one this version can read."""
 
 
 class SignatureResult(StrEnum):
@@ -159,6 +165,49 @@ class Answer:
     def verdict(self) -> Verdict:
         return decide(self.signature.result, self.status.state, self.mismatches)
 
+    @classmethod
+    def from_json(cls, data: object) -> Answer:
+        """An answer read back from its JSON, strictly: AnswerError names the first field that does not parse.
+
+        Fields this version does not know are left out. The verdict is decided again from the signature,
+        the state and the mismatches; an answer whose stated `ok` disagrees with that is refused.
+        """
+        body = _object(data, "answer")
+        signature = _object(body.get("signature"), "signature")
+        status = _object(body.get("status"), "status")
+        verdict = _object(body.get("verdict"), "verdict")
+        issuer = _optional_object(signature.get("issuer"), "signature.issuer")
+        superseded_by = _optional_object(status.get("superseded_by"), "status.superseded_by")
+        if superseded_by is not None:
+            _text(superseded_by.get("registration_no"), "status.superseded_by.registration_no")
+            if type(superseded_by.get("version")) is not int:
+                raise AnswerError("status.superseded_by.version is not a whole number")
+        mismatches = body.get("mismatches", [])
+        if not isinstance(mismatches, list) or not all(isinstance(m, str) for m in mismatches):
+            raise AnswerError("mismatches is not a list of field names")
+        answer = cls(
+            signature=Signature(
+                _member(SignatureResult, signature.get("result"), "signature.result"),
+                kid=_optional_text(signature.get("kid"), "signature.kid"),
+                alg=_optional_text(signature.get("alg"), "signature.alg"),
+                issuer=None if issuer is None else IssuerRef(_text(issuer.get("code"), "signature.issuer.code"),
+                                                             _text(issuer.get("name"), "signature.issuer.name"))),
+            status=Status(
+                _member(State, status.get("state"), "status.state"),
+                reason=_text(status.get("reason", ""), "status.reason"),
+                since=_optional_time(status.get("since"), "status.since"),
+                source=_member(Source, status.get("source", Source.REGISTRY.value), "status.source"),
+                superseded_by=superseded_by,
+                data_time=_optional_time(status.get("data_time"), "status.data_time")),
+            checked_at=_time(body.get("checked_at"), "checked_at"),
+            certificate=_optional_object(body.get("certificate"), "certificate"),
+            mismatches=tuple(mismatches),
+        )
+        if verdict.get("ok") is not answer.verdict.ok:
+            raise AnswerError(f"verdict.ok is {verdict.get('ok')!r}, but signature {answer.signature.result.value} "
+                              f"and state {answer.status.state.value} give {answer.verdict.ok}")
+        return answer
+
     def to_json(self) -> dict[str, Any]:
         out = {
             "verdict": self.verdict.to_json(),
@@ -178,3 +227,49 @@ CHINA_TIME = timezone(timedelta(hours=8))
 def _iso(moment: datetime | None) -> str | None:
     """Times in answers read in China time, the inspector's and the issuer's own."""
     return moment.astimezone(CHINA_TIME).isoformat(timespec="seconds") if moment else None
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AnswerError(f"{where} is not an object")
+    return value
+
+
+def _optional_object(value: object, where: str) -> dict[str, Any] | None:
+    return None if value is None else _object(value, where)
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise AnswerError(f"{where} is not text")
+    return value
+
+
+def _optional_text(value: object, where: str) -> str | None:
+    return None if value is None else _text(value, where)
+
+
+def _member(kind: type[_E], value: object, where: str) -> _E:
+    text = _text(value, where)
+    try:
+        return kind(text)
+    except ValueError:
+        raise AnswerError(f"{where} {value!r} is not one of {', '.join(m.value for m in kind)}") from None
+
+
+def _time(value: object, where: str) -> datetime:
+    text = _text(value, where)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise AnswerError(f"{where} {value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise AnswerError(f"{where} {value!r} has no UTC offset")
+    return moment
+
+
+def _optional_time(value: object, where: str) -> datetime | None:
+    return None if value is None else _time(value, where)

@@ -74,10 +74,10 @@ def font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]
 
 def label_lines(finding: Finding, cjk: bool) -> list[str]:
     """The label's words; the icon is drawn beside the first line (CJK fonts lack ✔ ✖ ⚠)."""
-    verdict = finding.answer.get("verdict") or {}
-    certificate = finding.answer.get("certificate") or {}
+    verdict = finding.answer.verdict
+    certificate = finding.answer.certificate or {}
     number = certificate.get("registration_no")
-    lines = [str(verdict.get("zh", "")), str(verdict.get("en", ""))] if cjk else [str(verdict.get("en", ""))]
+    lines = [verdict.zh, verdict.en] if cjk else [verdict.en]
     if number:
         line = f"{number} v{certificate.get('version', '?')}"
         lines.append(line if cjk else _ascii(line))

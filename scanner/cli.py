@@ -35,7 +35,7 @@ from .online import DEFAULT_TIMEOUT, OnlineChecker, ServiceClient, Unreachable
 from .report import Run
 from .sources import DEFAULT_EVERY, Sighting, expand, scan_source
 from .sync import DEFAULT_PAGE, NeedRoot, SyncRefused, describe, sync
-from .verdicts import Checked, Expectations, Finding, cross_check
+from .verdicts import Checked, Expectations, Finding
 
 PROG = "crane-scan"
 DATA_DIR_HELP = "data directory (default: $CRANE_DATA_DIR or ./var); the offline data is DIR/scanner/offline.sqlite"
@@ -176,7 +176,7 @@ class _Scanner:
             checked: Checked = self.checker.check(code.text, self.env.now())
         except NoOfflineData as exc:
             raise click.ClickException(str(exc)) from None
-        checked.answer = cross_check(checked.answer, self.expect)
+        checked.cross_check(self.expect)
         if checked.clock_before_sync and not self._clock_warned:
             self._clock_warned = True
             message = next((n for n in checked.notes if "时钟" in n), "device clock is earlier than the last sync")

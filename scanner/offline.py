@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from keys.algorithms import PublicKey
-from keys.answer import CHINA_TIME, Answer, Signature, SignatureResult, Source, State, Status
+from keys.answer import CHINA_TIME, Source, State
 from keys.errors import TrustListError
-from keys.identifiers import LICENCE_IN_TEXT
+from keys.identifiers import LicenceId
 from keys.payload import Verification, verify_at
 from keys.trustlist import SignedTrustList, TrustList
+from keys.verdict import Lookup, Provenance, RegistryEntry, SameRecordNo, Unavailable, answer_code
 
 from .verdicts import Checked
 
@@ -66,9 +67,6 @@ DEFAULT_MAX_AGE = timedelta(days=7)
 
 NOT_IN_DATA = "离线数据中无此证书（数据截至 {t}） / not in offline data as of {t}"
 TOO_OLD = "离线数据已过期（数据截至 {t}，超过允许的 {d}） / offline data as of {t} is older than the allowed {d}"
-DIFFERS = "二维码内容与登记的证书不一致 / The QR content differs from the registered certificate"
-NOT_OURS = "不是本系统的证书二维码 / not a certificate code of this system"
-SIG_FAILED = "签名未通过，未查询登记状态 / signature failed; status not looked up"
 BY_LICENCE = ("离线数据无法按电子证照标识查询，请联网核验 / an e-licence identifier can only be looked up online")
 CLOCK_BEHIND = ("设备时钟早于上次同步时间（{t}），请校准时间 / the device clock is earlier than the last sync ({t}); "
                 "check the clock")
@@ -270,38 +268,34 @@ class OfflineChecker:
         clock_behind = age < timedelta(0)
         if clock_behind:
             notes.append(CLOCK_BEHIND.format(t=china(synced)))
-        answer = self._answer(text, now, synced, age)
-        return Checked(answer.to_json(), "offline", int(age.total_seconds()), notes, clock_behind)
+        answer = answer_code(text, self._trust, OfflineRegistry(self.cache, synced, age > self.max_age, self.max_age),
+                             now)
+        return Checked(answer, "offline", int(age.total_seconds()), notes, clock_behind)
 
-    def _answer(self, text: str, now: datetime, synced: datetime, age: timedelta) -> Answer:
-        trust = self._trust
-        assert trust is not None
-        offline = {"source": Source.OFFLINE, "data_time": synced}
-        if isinstance(text, str) and LICENCE_IN_TEXT.search(text):
-            return Answer(Signature(SignatureResult.NOT_APPLICABLE), Status(State.UNKNOWN, BY_LICENCE, **offline), now)
-        verification = verify_at(text, trust, now)
-        if verification.not_ours:
-            return Answer(Signature(SignatureResult.MALFORMED), Status(State.UNKNOWN, NOT_OURS, **offline), now)
-        signature = verification.signature()
-        claims = verification.claims
-        certificate = claims.certificate(verification.issuer) if claims else None
-        if claims is None or verification.result is SignatureResult.INVALID:
-            return Answer(signature, Status(State.UNKNOWN, SIG_FAILED, **offline), now)
-        if age > self.max_age:
-            reason = TOO_OLD.format(t=china(synced), d=human_duration(self.max_age))
-            return Answer(signature, Status(State.UNKNOWN, reason, **offline), now, certificate)
-        row = self.cache.get(claims.registration_no, claims.version)
+
+class OfflineRegistry:
+    """The cache as keys.verdict's Registry for one check: what it cannot vouch for is unavailable."""
+
+    def __init__(self, cache: OfflineCache, synced: datetime, too_old: bool, max_age: timedelta):
+        self.cache = cache
+        self.provenance = Provenance(Source.OFFLINE, synced)
+        self.too_old = too_old
+        self.max_age = max_age
+
+    def entry(self, registration_no: str, version: int) -> Lookup:
+        synced = self.provenance.data_time
+        assert synced is not None
+        if self.too_old:
+            return Unavailable(TOO_OLD.format(t=china(synced), d=human_duration(self.max_age)))
+        row = self.cache.get(registration_no, version)
         if row is None:
-            return Answer(signature, Status(State.UNKNOWN, NOT_IN_DATA.format(t=china(synced)), **offline), now,
-                          certificate)
-        if row.record_no and row.record_no != claims.record_no:
-            return Answer(signature, Status(State.NOT_FOUND, DIFFERS, **offline), now, certificate)
-        signature = verification.signature_registered(
-            datetime.fromisoformat(row.registered_at) if row.registered_at else None)
-        superseded_by = ({"registration_no": row.registration_no, "version": row.superseded_by}
-                         if row.superseded_by else None)
-        since = datetime.fromisoformat(row.since) if row.since else None
-        status = Status(State(row.state), row.reason, since, superseded_by=superseded_by, **offline)
-        if certificate is not None and row.registered_at:
-            certificate["registered_at"] = row.registered_at
-        return Answer(signature, status, now, certificate)
+            return Unavailable(NOT_IN_DATA.format(t=china(synced)))
+        return RegistryEntry(row.registration_no, row.version, State(row.state), SameRecordNo(row.record_no),
+                             row.reason, _time(row.since), row.superseded_by, _time(row.registered_at))
+
+    def by_licence(self, licence_id: LicenceId) -> Lookup:
+        return Unavailable(BY_LICENCE)
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

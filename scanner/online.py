@@ -11,10 +11,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from keys.answer import SignatureResult, State, decide
+from keys.answer import Answer, AnswerError, SignatureResult, State
 
 from .offline import NoOfflineData, OfflineChecker
 from .verdicts import BAD_SIGNATURES, Checked
@@ -70,12 +71,12 @@ class ServiceClient:
         _, headers, raw = self.request("POST", path, body)
         return _json(raw), headers
 
-    def verify(self, text: str) -> tuple[dict[str, Any], dict[str, str]]:
-        answer, headers = self.post_json("/api/v1/verify", {"qr": text})
-        if not (isinstance(answer, dict) and all(isinstance(answer.get(k), dict)
-                                                 for k in ("verdict", "signature", "status"))):
-            raise Unreachable("the service's answer is not a verification answer")
-        return answer, headers
+    def verify(self, text: str) -> tuple[Answer, dict[str, str]]:
+        body, headers = self.post_json("/api/v1/verify", {"qr": text})
+        try:
+            return Answer.from_json(body), headers
+        except AnswerError as exc:
+            raise Unreachable(f"the service's answer is not a verification answer: {exc}") from None
 
     def trust_list(self) -> bytes:
         _, _, raw = self.request("GET", "/api/v1/trust-list")
@@ -119,7 +120,7 @@ class OnlineChecker:
             except Unreachable as exc:
                 self._went_down(str(exc))
             else:
-                if "Retry-After" in headers and (answer.get("status") or {}).get("state") == "unknown":
+                if "Retry-After" in headers and answer.status.state is State.UNKNOWN:
                     # The service is up but its registry store is not: the cache knows more.
                     self._went_down("登记库暂时无法访问 / registry store unavailable")
                 else:
@@ -141,18 +142,12 @@ class OnlineChecker:
         signature the cache can prove bad is not taken as good. (A key the cache does not know yet is not
         proof of anything: new keys arrive with the next sync.)"""
         answer = checked.answer
-        if self.fallback is None or (answer.get("signature") or {}).get("result") != SignatureResult.VALID.value:
+        if self.fallback is None or answer.signature.result is not SignatureResult.VALID:
             return checked
         local = self.fallback.local_signature(text, now)
         if local is None or local.result not in BAD_SIGNATURES:
             return checked
-        answer = {**answer, "signature": {**answer["signature"], "result": local.result.value}}
-        try:
-            state = State((answer.get("status") or {}).get("state"))
-        except ValueError:
-            state = State.UNKNOWN
-        answer["verdict"] = decide(local.result, state).to_json()
-        checked.answer = answer
+        checked.answer = replace(answer, signature=replace(answer.signature, result=local.result))
         checked.notes.append(LOCAL_DISAGREES.format(result=local.result.value))
         return checked
 

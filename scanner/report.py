@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from keys.answer import CHINA_TIME, SIGNATURE_LABELS, SignatureResult
+from keys.answer import CHINA_TIME, SIGNATURE_LABELS, Answer, Source
 
 from .verdicts import Finding, Mark, state_label
 
@@ -56,22 +56,12 @@ def _get(d: Any, *path: str) -> Any:
     return d
 
 
-def _day(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).astimezone(CHINA_TIME).strftime("%Y-%m-%d")
-    except ValueError:
-        return value
+def _day(value: datetime | None) -> str:
+    return value.astimezone(CHINA_TIME).strftime("%Y-%m-%d") if value else ""
 
 
-def _minute(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
+def _minute(value: datetime | None) -> str:
+    return value.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def age_text(seconds: int | None) -> str:
@@ -93,8 +83,9 @@ def where(f: Finding) -> str:
     return name
 
 
-def certificate_summary(answer: dict[str, Any]) -> dict[str, str]:
-    c = answer.get("certificate") or {}
+def certificate_summary(answer: Answer) -> dict[str, str]:
+    c = answer.certificate or {}
+    signer = answer.signature.issuer
     version = c.get("version")
     return {
         "registration_no": str(c.get("registration_no") or ""),
@@ -106,42 +97,38 @@ def certificate_summary(answer: dict[str, Any]) -> dict[str, str]:
         "project": str(_get(c, "project", "name") or ""),
         "position": str(_get(c, "project", "position") or ""),
         "user": str(_get(c, "user", "name") or ""),
-        "issuer": str(_get(c, "issuer", "name") or _get(answer, "signature", "issuer", "name") or ""),
+        "issuer": str(_get(c, "issuer", "name") or (signer.name if signer else "")),
         "issued_on": str(c.get("issued_on") or ""),
         "licence_id": str(c.get("licence_id") or ""),
     }
 
 
-def status_text(answer: dict[str, Any]) -> tuple[str, str]:
+def status_text(answer: Answer) -> tuple[str, str]:
     """(Chinese, English) one-liners: the state and since when."""
-    status = answer.get("status") or {}
     zh, en = state_label(answer)
-    since = _day(status.get("since"))
+    since = _day(answer.status.since)
     return (f"{zh}{' 自 ' + since if since else ''}", f"{en}{' since ' + since if since else ''}")
 
 
 def source_text(f: Finding) -> tuple[str, str]:
     """(Chinese, English): where the status came from, and for offline data how old it is."""
-    status = f.answer.get("status") or {}
-    if status.get("source") == "offline" or f.checked.mode == "offline":
-        data = _minute(status.get("data_time"))
+    status = f.answer.status
+    if status.source is Source.OFFLINE or f.checked.mode == "offline":
+        data = _minute(status.data_time)
         age = age_text(f.checked.data_age_s)
         return (f"离线 · 数据截至 {data}", f"offline · data as of {data} ({age.split(' / ')[-1]})")
     return ("联网 · 登记库", "online · registry")
 
 
-def signature_text(answer: dict[str, Any]) -> tuple[str, str]:
-    try:
-        return SIGNATURE_LABELS[SignatureResult(_get(answer, "signature", "result"))]
-    except ValueError:
-        return ("?", "?")
+def signature_text(answer: Answer) -> tuple[str, str]:
+    return SIGNATURE_LABELS[answer.signature.result]
 
 
 def verdict_line(f: Finding) -> str:
     """One plain line per verdict (camera without a window, and logs)."""
-    verdict = f.answer.get("verdict") or {}
+    verdict = f.answer.verdict
     c = certificate_summary(f.answer)
-    parts = [f"{f.mark.icon} {verdict.get('zh', '')} / {verdict.get('en', '')}"]
+    parts = [f"{f.mark.icon} {verdict.zh} / {verdict.en}"]
     if c["registration_no"]:
         parts.append(f"{c['registration_no']} v{c['version']}")
     if c["record_no"]:
@@ -173,12 +160,12 @@ def print_table(console: Console, run: Run, with_table: bool = True) -> None:
         table.add_column("状态 Status")
         table.add_column("来源 Source", no_wrap=True)
         for f in run.findings:
-            verdict = f.answer.get("verdict") or {}
+            verdict = f.answer.verdict
             c = certificate_summary(f.answer)
             style = f"bold {f.mark.colour}"
-            verdict_cell = Text(verdict.get("zh", ""), style=style)
-            verdict_cell.append("\n" + verdict.get("en", ""), style=f.mark.colour)
-            for name in f.answer.get("mismatches") or ():
+            verdict_cell = Text(verdict.zh, style=style)
+            verdict_cell.append("\n" + verdict.en, style=f.mark.colour)
+            for name in f.answer.mismatches:
                 verdict_cell.append(f"\n≠ {_MISMATCH_NAMES.get(name, name)}", style=f.mark.colour)
             cert = f"{c['registration_no']} v{c['version']}\n{c['category']} {c['model']}".strip() if c["registration_no"] else \
                 "\n".join(signature_text(f.answer))
@@ -228,18 +215,18 @@ CSV_FIELDS = ("file", "frame", "time_s", "ok", "icon", "verdict_zh", "verdict_en
 def csv_row(f: Finding) -> dict[str, Any]:
     a = f.answer
     c = certificate_summary(a)
-    status = a.get("status") or {}
+    verdict, status = a.verdict, a.status.to_json()  # times as the JSON states them
     return {
-        "file": f.file, "frame": f.frame, "time_s": f.time_s, "ok": bool(_get(a, "verdict", "ok")),
-        "icon": f.mark.icon, "verdict_zh": _get(a, "verdict", "zh"), "verdict_en": _get(a, "verdict", "en"),
-        "signature": _get(a, "signature", "result"), "state": status.get("state"),
-        "status_reason": status.get("reason"), "since": status.get("since"), "source": status.get("source"),
+        "file": f.file, "frame": f.frame, "time_s": f.time_s, "ok": verdict.ok,
+        "icon": f.mark.icon, "verdict_zh": verdict.zh, "verdict_en": verdict.en,
+        "signature": a.signature.result.value, "state": status["state"],
+        "status_reason": status["reason"], "since": status["since"], "source": status["source"],
         "data_time": status.get("data_time"), "mode": f.checked.mode, "data_age_s": f.checked.data_age_s,
         "registration_no": c["registration_no"], "version": c["version"], "category": c["category"],
         "model": c["model"], "record_no": c["record_no"], "factory_serial": c["factory_serial"],
         "project": c["project"], "position": c["position"], "user": c["user"], "issuer": c["issuer"],
-        "mismatches": ";".join(a.get("mismatches") or ()), "notes": " | ".join(f.checked.notes),
-        "checked_at": a.get("checked_at"), "engine": f.engine, "text": f.text,
+        "mismatches": ";".join(a.mismatches), "notes": " | ".join(f.checked.notes),
+        "checked_at": a.to_json()["checked_at"], "engine": f.engine, "text": f.text,
         "points": json.dumps(f.points),
     }
 
@@ -308,7 +295,7 @@ def render_html(run: Run, now: datetime, title: str = "起重机械使用登记�
     rows = []
     for i, f in enumerate(run.findings, 1):
         a = f.answer
-        verdict = a.get("verdict") or {}
+        verdict = a.verdict
         c = certificate_summary(a)
         zh, en = status_text(a)
         src_zh, src_en = source_text(f)
@@ -321,15 +308,15 @@ def render_html(run: Run, now: datetime, title: str = "起重机械使用登记�
         if not c["registration_no"]:  # not one of ours: what the code says helps (a look-alike site's URL)
             fields.append(("二维码内容 QR text", f.text if len(f.text) <= 200 else f.text[:200] + "…"))
         cert = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in fields if v) or "<dd>—</dd>"
-        mism = "".join(f'<div class="note">≠ {_e(_MISMATCH_NAMES.get(m, m))}</div>' for m in a.get("mismatches") or ())
+        mism = "".join(f'<div class="note">≠ {_e(_MISMATCH_NAMES.get(m, m))}</div>' for m in a.mismatches)
         notes = "".join(f'<div class="note">⚠ {_e(n)}</div>' for n in f.checked.notes)
-        reason = _get(a, "status", "reason")
+        reason = a.status.reason
         img = run.thumbnails.get(id(f), "")
         thumb = f'<img alt="{_e("code " + str(i))}" src="{_e(img)}">' if img else ""
         rows.append(
             f'<tr class="{_ROW_CLASS[f.mark]}"><td>{i}</td><td class="thumb">{thumb}</td>'
-            f'<td class="verdict"><span class="icon">{_e(f.mark.icon)}</span> <span class="v">{_e(verdict.get("zh"))}</span>'
-            f'<div class="en">{_e(verdict.get("en"))}</div>{mism}{notes}</td>'
+            f'<td class="verdict"><span class="icon">{_e(f.mark.icon)}</span> <span class="v">{_e(verdict.zh)}</span>'
+            f'<div class="en">{_e(verdict.en)}</div>{mism}{notes}</td>'
             f'<td><dl>{cert}</dl></td>'
             f'<td class="status">{_e(zh)}<div class="en">{_e(en)}</div>'
             f'{"<div>" + _e(reason) + "</div>" if reason else ""}'

@@ -1,20 +1,20 @@
 """One scanned code's verdict: the service's answer object plus where the code was and how it was checked.
 
-Online and offline answers arrive as the same JSON (docs/api.md, "Answers"); the site cross-check
-(`--expect-record`, `--expect-serial`, `--expect-project`) is applied here to either, and the verdict
-is decided again through keys.answer.decide so that a valid certificate of another crane or site
-reads 证书与设备不符 however it was checked.
+Online and offline answers are the same keys.answer.Answer (online read with Answer.from_json, docs/api.md
+"Answers"); the site cross-check (`--expect-record`, `--expect-serial`, `--expect-project`) adds its
+mismatches to either, and the answer's verdict, decided by keys.answer.decide, then reads 证书与设备不符
+for a valid certificate of another crane or site however it was checked.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from keys.answer import MISMATCH_VERDICT, STATE_LABELS, SignatureResult, State, decide
+from keys.answer import MISMATCH_VERDICT, STATE_LABELS, Answer, SignatureResult, State
 
 
 @dataclass(frozen=True)
@@ -67,21 +67,11 @@ def mismatches(certificate: dict[str, Any] | None, expect: Expectations) -> tupl
     return tuple(found)
 
 
-def cross_check(answer: dict[str, Any], expect: Expectations) -> dict[str, Any]:
-    """The answer with `mismatches` and `expected` added and the verdict decided again."""
+def cross_check(answer: Answer, expect: Expectations) -> Answer:
+    """The answer with the mismatches against what the crane says about itself (its verdict follows)."""
     if not expect:
         return answer
-    answer = dict(answer)
-    found = mismatches(answer.get("certificate"), expect)
-    answer["expected"] = expect.to_json()
-    answer["mismatches"] = list(found)
-    try:
-        signature = SignatureResult(answer["signature"]["result"])
-        state = State(answer["status"]["state"])
-    except (KeyError, TypeError, ValueError):
-        return answer
-    answer["verdict"] = decide(signature, state, found).to_json()
-    return answer
+    return replace(answer, mismatches=mismatches(answer.certificate, expect))
 
 
 class Mark(Enum):
@@ -109,17 +99,13 @@ BAD_SIGNATURES = frozenset({SignatureResult.INVALID, SignatureResult.MALFORMED, 
                    SignatureResult.KEY_NOT_VALID_AT_ISSUE})
 
 
-def mark_for(answer: dict[str, Any]) -> Mark:
-    verdict = answer.get("verdict") or {}
-    if verdict.get("ok"):
+def mark_for(answer: Answer) -> Mark:
+    verdict = answer.verdict
+    if verdict.ok:
         return Mark.OK
-    if (verdict.get("zh"), verdict.get("en")) == MISMATCH_VERDICT:
+    if (verdict.zh, verdict.en) == MISMATCH_VERDICT:
         return Mark.BAD
-    try:
-        signature = SignatureResult((answer.get("signature") or {}).get("result"))
-        state = State((answer.get("status") or {}).get("state"))
-    except ValueError:
-        return Mark.BAD
+    signature, state = answer.signature.result, answer.status.state
     if signature in BAD_SIGNATURES or state is State.REVOKED:
         return Mark.BAD
     if signature is SignatureResult.UNKNOWN_KEY or state in (State.UNKNOWN, State.NOT_FOUND):
@@ -131,11 +117,16 @@ def mark_for(answer: dict[str, Any]) -> Mark:
 class Checked:
     """What a checker (online or offline) says about one QR text."""
 
-    answer: dict[str, Any]
+    answer: Answer
     mode: str                      # "online" | "offline"
     data_age_s: int | None
     notes: list[str] = field(default_factory=list)
     clock_before_sync: bool = False
+    expected: Expectations = field(default_factory=Expectations)
+
+    def cross_check(self, expect: Expectations) -> None:
+        """Compare the certificate with what the crane and the site board say (--expect-*)."""
+        self.answer, self.expected = cross_check(self.answer, expect), expect
 
 
 @dataclass
@@ -151,19 +142,22 @@ class Finding:
     time_s: float | None = None
 
     @property
-    def answer(self) -> dict[str, Any]:
+    def answer(self) -> Answer:
         return self.checked.answer
 
     @property
     def ok(self) -> bool:
-        return bool((self.answer.get("verdict") or {}).get("ok"))
+        return self.answer.verdict.ok
 
     @property
     def mark(self) -> Mark:
         return mark_for(self.answer)
 
     def to_json(self) -> dict[str, Any]:
-        out = dict(self.answer)
+        out = self.answer.to_json()
+        if self.checked.expected:
+            out.pop("mismatches", None)
+            out.update(expected=self.checked.expected.to_json(), mismatches=list(self.answer.mismatches))
         out.update(file=self.file, points=self.points, mode=self.checked.mode, data_age_s=self.checked.data_age_s,
                    text=self.text, engine=self.engine, notes=list(self.checked.notes),
                    clock_before_sync=self.checked.clock_before_sync)
@@ -172,8 +166,5 @@ class Finding:
         return out
 
 
-def state_label(answer: dict[str, Any]) -> tuple[str, str]:
-    try:
-        return STATE_LABELS[State((answer.get("status") or {}).get("state"))]
-    except ValueError:
-        return ("?", "?")
+def state_label(answer: Answer) -> tuple[str, str]:
+    return STATE_LABELS[answer.status.state]

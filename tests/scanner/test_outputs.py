@@ -92,10 +92,11 @@ def test_annotation_draws_chinese_with_a_cjk_font_and_falls_back_without(synced:
     # Distinct glyphs for distinct characters: not a row of boxes.
     assert len({face.getmask(ch).getbbox() for ch in "证书有效"}) > 1
     [answer] = crane_scan(["--json", str(site_photos[0].path)], synced).json()
+    from keys.answer import Answer
     from scanner.verdicts import Checked, Finding
 
     finding = Finding(answer["file"], answer["text"], answer["points"], answer["engine"],
-                      Checked(answer, "offline", 0))
+                      Checked(Answer.from_json(answer), "offline", 0))
     image = annotate.bgr_to_pil(cv2.imread(str(site_photos[0].path)))
     assert annotate.label_lines(finding, True)[0] == answer["verdict"]["zh"]
     annotate.draw(image, [finding])

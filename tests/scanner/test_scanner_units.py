@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import click
 import pytest
 
-from keys.answer import MISMATCH_VERDICT, SignatureResult, State, decide
+from keys.answer import MISMATCH_VERDICT, Answer, Signature, SignatureResult, State, Status
 from scanner.cli import parse_duration
 from scanner.offline import parse_cursor
 from scanner.online import OnlineChecker, ServiceClient, Unreachable
@@ -25,9 +25,9 @@ CERT = {"registration_no": "辽A-SY-2024-00456", "version": 1,
         "project": {"name": "沈阳万科翡翠公园二期项目", "position": "3#楼北侧"}}
 
 
-def _answer(result: str = "valid", state: str = "valid") -> dict:
-    return {"verdict": decide(SignatureResult(result), State(state)).to_json(), "signature": {"result": result},
-            "status": {"state": state}, "certificate": CERT, "checked_at": "2026-11-24T10:00:00+08:00"}
+def _answer(result: str = "valid", state: str = "valid") -> Answer:
+    return Answer(Signature(SignatureResult(result)), Status(State(state)),
+                  datetime.fromisoformat("2026-11-24T10:00:00+08:00"), CERT)
 
 
 @pytest.mark.parametrize(("expect", "found"), [
@@ -58,12 +58,12 @@ def test_normalise() -> None:
 
 def test_cross_check_decides_again() -> None:
     checked = cross_check(_answer(), Expectations(record_no="辽A-T-99999"))
-    assert (checked["verdict"]["zh"], checked["verdict"]["en"]) == MISMATCH_VERDICT
-    assert checked["verdict"]["ok"] is False and checked["mismatches"] == ["record_no"]
+    assert (checked.verdict.zh, checked.verdict.en) == MISMATCH_VERDICT
+    assert checked.verdict.ok is False and checked.mismatches == ("record_no",)
     assert mark_for(checked) is Mark.BAD
     # A tampered code stays a signature failure whatever the plate says.
     tampered = cross_check(_answer("invalid", "unknown"), Expectations(record_no="辽A-T-00123"))
-    assert tampered["verdict"]["zh"].startswith("签名无效")
+    assert tampered.verdict.zh.startswith("签名无效")
     # No expectations: the answer as it came.
     plain = _answer()
     assert cross_check(plain, Expectations()) is plain

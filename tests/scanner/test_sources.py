@@ -3,12 +3,14 @@ loop (driven by a fake VideoCapture-like source, or a video file's capture stand
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from keys.answer import Answer, Signature, SignatureResult, State, Status
 from keys.cli_env import ExitStatus
 from scanner import camera
 from scanner.decode import Code, Engine
@@ -135,8 +137,7 @@ def _decode(frame) -> list[Code]:
 
 
 def _finding(sighting: Sighting) -> Finding:
-    answer = {"verdict": {"ok": True, "zh": "证书有效", "en": "Certificate valid"},
-              "signature": {"result": "valid"}, "status": {"state": "valid"}}
+    answer = Answer(Signature(SignatureResult.VALID), Status(State.VALID), datetime(2026, 11, 24, tzinfo=UTC))
     return Finding("camera:0", sighting.code.text, [[0, 0]] * 4, "zxing", Checked(answer, "offline", 0),
                    sighting.frame)
 
