@@ -82,14 +82,23 @@ function importKey(alg, spki) {
 
 let nobleEd25519 = null;
 
+/** Ed25519 with @noble/curves, strictly as RFC 8032 (not ZIP-215): the path where WebCrypto lacks it. */
+export async function verifyEd25519Fallback(spki, signature, data) {
+  nobleEd25519 ??= (await import("@noble/curves/ed25519.js")).ed25519;
+  try {
+    return nobleEd25519.verify(signature, data, keyBytes(Alg.EDDSA, spki), { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
 async function verifyEd25519(spki, signature, data) {
   let key;
   try {
     key = await importKey(Alg.EDDSA, spki);
   } catch {
-    // This WebCrypto has no Ed25519, or refuses the key: @noble/curves decides, strictly (RFC 8032).
-    nobleEd25519 ??= (await import("@noble/curves/ed25519.js")).ed25519;
-    return nobleEd25519.verify(signature, data, keyBytes(Alg.EDDSA, spki), { zip215: false });
+    // This WebCrypto has no Ed25519 (Chrome before 137), or refuses the key.
+    return verifyEd25519Fallback(spki, signature, data);
   }
   return subtle().verify({ name: "Ed25519" }, key, signature, data);
 }
