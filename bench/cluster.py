@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devtools.cluster import LocalCluster, LocalNginx
 from keys.cli_env import Environment
-from verify_api import demo
+from verify_api import demo, keyspace
 from verify_api.cli import main as crane_verify
-from verify_api.cluster import LocalCluster, LocalNginx
 from verify_api.redis_server import RedisServer
 from verify_api.store import Outcome, Store
 
@@ -151,8 +151,6 @@ def redis_benchmark(*target: str, requests: int = 300_000) -> float:
 
 def memory_breakdown(client, registration_nos: list[str]) -> dict[str, float]:
     """Bytes per certificate by key kind (MEMORY USAGE on a sample)."""
-    from verify_api import keyspace
-
     kinds = {"version hash (record + QR text)": lambda r: keyspace.version(r, 1),
              "certificate hash": keyspace.certificate, "history list": keyspace.history}
     sizes = {name: sum(client.memory_usage(fn(r), samples=0) or 0 for r in registration_nos) / len(registration_nos)
@@ -186,7 +184,7 @@ def run_single(work: Path, path: Path) -> tuple[list[str], dict[str, float]]:
         memory = client.info("memory")["used_memory"] - before
         sample = [record["registration_no"] for record, _ in lines(path, 1000)]
         breakdown = memory_breakdown(client, sample)
-        streams = sum(client.memory_usage(k, samples=0) or 0 for k in ("crane:{feed}", "crane:{audit}")) / IMPORT_N
+        streams = sum(client.memory_usage(k, samples=0) or 0 for k in (keyspace.feed(), keyspace.audit())) / IMPORT_N
         _rewrite_aof(client)
         aof = sum(f.stat().st_size for f in (server.directory / "appendonlydir").iterdir())
         client.close()

@@ -17,6 +17,7 @@ from keys.errors import RecordError
 from keys.payload import SignedRecordError, check_signed_record
 from keys.record import Record
 
+from . import issuer_token
 from .api import is_cursor
 from .errors import ApiError, json_object
 from .privacy import mask_record
@@ -40,23 +41,20 @@ _ISSUER_STATES = {State.VALID, State.SUSPENDED, State.REVOKED, State.ENDED}
 
 def bad_token_key() -> str:
     """The rate-limit key for failed token checks: client address and the token id presented."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    parts = token.strip().split("_", 2)
-    token_id = parts[1] if scheme.lower() == "bearer" and len(parts) == 3 and len(parts[1]) == 12 else "-"
-    return f"{client_address()}|{token_id}"
+    token = issuer_token.parse(issuer_token.presented(request.headers.get("Authorization", "")) or "")
+    return f"{client_address()}|{token.token_id if token else '-'}"
 
 
 def require_token(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        found = services().store.check_token(token.strip()) if scheme.lower() == "bearer" else None
+        token = issuer_token.presented(request.headers.get("Authorization", ""))
+        found = services().store.check_token(token) if token is not None else None
         if found is None:
             raise ApiError(401, "unauthorized", "缺少或无效的访问令牌 / missing or invalid bearer token",
                            {"WWW-Authenticate": 'Bearer realm="crane-issuer"'})
         g.token_id, g.issuer = found
-        g.actor = f"issuer:{g.issuer}:{g.token_id}"
+        g.actor = issuer_token.actor(g.issuer, g.token_id)
         return view(*args, **kwargs)
     return wrapper
 

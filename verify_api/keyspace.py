@@ -1,17 +1,18 @@
 """Every Redis key the service uses, made by one function per entity.
 
 Keys that must change together carry the same hash tag ({...}), so the same code runs on Redis Cluster:
-all keys of one registration number share its slot; the status feed and the audit log are one stream
-each, so each stays in order.
+all keys of one registration number share its slot; the status feed, the operator's audit log and each
+issuer's audit stream are one stream each, so each stays in order.
 
 The rules the store keeps on a cluster (tests/cluster runs it on one):
 - a script gets only the keys of one registration (`certificate`, `version`, `history`); the version key
   it derives inside (`KEYS[1] .. ':v' .. latest`) is `version()` of the same number, so the same slot;
-- every other write is a single-key command (SET of a licence, XADD to the feed or the audit, HSET of a
-  token); a pipeline may mix slots, because the store sends one pipeline per master, never MULTI/EXEC;
+- every other write is a single-key command (SET of a licence, XADD to the feed or an audit stream, HSET
+  of a token); a pipeline may mix slots, because the store sends one pipeline per master, never MULTI/EXEC;
 - nothing reads or writes two registrations in one command.
-The feed and the audit stream each live on one master: every change appends to both, which is fine at
-issuers' write rates (see docs/deployment.md) and is what keeps each of them in one order.
+The feed and the audit stream each live on one master: every change appends to both (and to its issuer's
+audit stream), which is fine at issuers' write rates (see docs/deployment.md) and is what keeps each of
+them in one order.
 Flask-Limiter's counters are its own single-key entries (`LIMITS:LIMITER/crane-limits/...`).
 """
 
@@ -46,8 +47,14 @@ def feed() -> str:
 
 
 def audit() -> str:
-    """Stream, append-only: who changed what, when, before and after."""
+    """Stream, append-only, the operator's complete log: who changed what, when, before and after."""
     return f"{PREFIX}:{{audit}}"
+
+
+def issuer_audit(issuer: str) -> str:
+    """Stream, append-only: the audit entries one issuer reads (its own changes, refusals on its
+    certificates), beside the same entries in `audit()`. A slot of its own per issuer."""
+    return f"{PREFIX}:{{audit:{issuer}}}"
 
 
 def token(token_id: str) -> str:

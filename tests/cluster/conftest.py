@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.cluster import LocalCluster
 from tests.redis_fixtures import _binary
-from verify_api.cluster import LocalCluster
 from verify_api.redis_server import RedisServer
 from verify_api.store import Store
 

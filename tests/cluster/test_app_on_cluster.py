@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from limits.storage import RedisClusterStorage
 
+from devtools.cluster import LocalCluster
 from verify_api import create_app, demo
-from verify_api.cluster import LocalCluster
 from verify_api.config import Config
 from verify_api.store import Store, StoreUnavailable, cluster_nodes, is_cluster_url
 
@@ -26,7 +26,7 @@ def test_the_demo_and_the_rate_limits_run_on_the_cluster(local_cluster: LocalClu
                     rate_limit="5/minute", redis_replicas=1)
     app = create_app(config)
     services = app.extensions["crane"]
-    assert services.store.cluster and services.store.replicas == 1
+    assert is_cluster_url(services.store.url) and services.store.transport.replicas == 1
     manifest = json.loads(demo.build(services.store, data_dir, config.public_url, datetime.now(UTC))[0]
                           .read_text("utf-8"))
     client = app.test_client()

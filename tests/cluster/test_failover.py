@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from devtools.cluster import LocalCluster
 from keys.answer import State
 from verify_api import keyspace
-from verify_api.cluster import LocalCluster
 from verify_api.store import Outcome, Store, StoreUnavailable
 
 from .conftest import NODE_TIMEOUT_MS

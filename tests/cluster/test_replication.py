@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from devtools.cluster import LocalCluster
 from tests.redis_fixtures import _binary
 from verify_api import keyspace
-from verify_api.cluster import LocalCluster
 from verify_api.redis_server import RedisServer
 from verify_api.store import Outcome, Store, StoreUnavailable
 

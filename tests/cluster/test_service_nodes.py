@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.cluster import LocalCluster, LocalNginx
 from tests.redis_fixtures import _binary
 from tests.service import Service
 from verify_api import keyspace
-from verify_api.cluster import LocalCluster, LocalNginx
 from verify_api.store import Store
 
 from .conftest import NODE_TIMEOUT_MS, _require_tools

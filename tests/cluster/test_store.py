@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -23,8 +22,8 @@ def test_register_then_read(store: Store) -> None:
     assert change.outcome is Outcome.CREATED and change.after is State.VALID and change.version == 1
     stored = store.get(raw["registration_no"])
     assert stored is not None and stored.record == raw and stored.state is State.VALID
-    assert stored.qr_text == qr(raw) and stored.latest == 1 and stored.issuer == "210100"
-    assert store.get(raw["registration_no"], 1) == replace(stored, latest=None)
+    assert stored.qr_text == qr(raw) and stored.version == 1 and stored.issuer == "210100"
+    assert store.get(raw["registration_no"], 1) == stored
     assert store.by_licence(raw["licence_id"]) == (raw["registration_no"], 1)
     assert [e["action"] for e in store.history(raw["registration_no"])] == ["register"]
     assert store.get("辽A-SY-2024-99999") is None and store.get(raw["registration_no"], 2) is None
@@ -173,18 +172,18 @@ def test_an_import_cut_off_before_publishing_is_repaired_by_importing_again(stor
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     raws = [record(2000 + i, city=i % 3) for i in range(30)]
     items = [(raw, qr(raw)) for raw in raws]
-    real_write, calls = Store._write, []
+    real_write, calls = store.transport.write, []
 
-    def crash_after_the_scripts(self, ops):
+    def crash_after_the_scripts(ops):
         calls.append(len(ops))
         if len(calls) == 2:
             raise StoreUnavailable("simulated crash before the feed entries")
-        return real_write(self, ops)
+        return real_write(ops)
 
-    monkeypatch.setattr(Store, "_write", crash_after_the_scripts)
+    monkeypatch.setattr(store.transport, "write", crash_after_the_scripts)
     with pytest.raises(StoreUnavailable):
         list(store.register_many(items, "operator:import", NOW))
-    monkeypatch.setattr(Store, "_write", real_write)
+    monkeypatch.setattr(store.transport, "write", real_write)
     assert store.feed() == [] and store.get(raws[0]["registration_no"]).state is State.VALID
     changes = list(store.register_many(items, "operator:import", NOW))
     assert [c.outcome for c in changes] == [Outcome.UNCHANGED] * len(raws)

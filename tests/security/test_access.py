@@ -18,7 +18,8 @@ from keys.payload import issue
 from keys.record import Record
 from tests.reliability.live import SIGNED_AT, LiveService, bearer, quoted, signed_certificate
 from verify_api import demo
-from verify_api import store as store_module
+from verify_api.issuer_token import IssuerToken
+from verify_api.store import tokens as token_store
 
 SHENYANG, DALIAN = "210100", "210200"
 
@@ -108,16 +109,16 @@ def test_token_checks_do_the_same_work_whatever_is_wrong(store, monkeypatch):
     An unknown token id is compared against a dummy digest, so it costs what a wrong secret costs, and a
     wrong length cannot show: what is compared are two SHA-256 hex digests of equal length.
     """
-    source = inspect.getsource(store_module.Store.check_token)
+    source = inspect.getsource(token_store.Tokens.check_token)
     assert "hmac.compare_digest" in source and "==" not in source.replace("!=", "")
     token_id, token = store.create_token(SHENYANG, datetime.now(UTC))
     secret = token.split("_", 2)[2]
     calls: list[tuple[str, int, int]] = []
-    real_sha, real_compare = store_module._sha256, store_module.hmac.compare_digest
+    real_sha, real_compare = IssuerToken.digest, token_store.hmac.compare_digest
 
-    def counting_sha(text):
-        calls.append(("sha", len(text), 0))
-        return real_sha(text)
+    def counting_sha(self):
+        calls.append(("sha", len(self.secret), 0))
+        return real_sha(self)
 
     class CountingHmac:
         @staticmethod
@@ -125,8 +126,8 @@ def test_token_checks_do_the_same_work_whatever_is_wrong(store, monkeypatch):
             calls.append(("compare", len(a), len(b)))
             return real_compare(a, b)
 
-    monkeypatch.setattr(store_module, "_sha256", counting_sha)
-    monkeypatch.setattr(store_module, "hmac", CountingHmac)
+    monkeypatch.setattr(IssuerToken, "digest", counting_sha)
+    monkeypatch.setattr(token_store, "hmac", CountingHmac)
     cases = {
         "right": token,
         "wrong secret, same length": f"crv_{token_id}_{'A' * len(secret)}",

@@ -1,5 +1,7 @@
 """A local Redis Cluster of real redis-server processes: for the tests, the benchmarks and trying cluster mode.
 
+Not shipped: it lives beside the tests (tests/cluster) and the benchmarks (bench/cluster.py) that use it.
+
 `LocalCluster` runs masters x (1 + replicas) redis-servers in cluster mode on loopback TCP ports, each a
 `RedisServer` in a directory of its own (AOF, `appendfsync always`, own process group), joins them with
 `redis-cli --cluster create`, and waits until every node agrees that the cluster is up and every replica
@@ -26,7 +28,7 @@ from types import TracebackType
 import redis
 from redis.crc import key_slot
 
-from .redis_server import RedisServer, RedisServerError, _free_port
+from verify_api.redis_server import RedisServer, RedisServerError, _free_port
 
 SLOTS = 16384
 
@@ -343,7 +345,7 @@ class LocalNginx:
         servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=2s;" for u in self.upstreams)
         # as root, nginx would run its workers as nobody, who cannot use the temp directories here
         user = "user root;" if os.geteuid() == 0 else ""
-        return NGINX_CONF.format(comment="written by verify_api.cluster.LocalNginx", dir=Path(self.directory).resolve(),
+        return NGINX_CONF.format(comment="written by devtools.cluster.LocalNginx", dir=Path(self.directory).resolve(),
                                  user=user, servers=servers, port=self.port, workers=self.workers)
 
     def start(self, timeout: float = 15.0) -> LocalNginx:

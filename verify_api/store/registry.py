@@ -1,0 +1,293 @@
+"""Registrations: read them, register, change a status, correct, import in bulk.
+
+Each change is one script on the keys of its registration's slot (scripts.py). The feed and the audit
+entries are appended after the change commits; a version remembers that it was published, and a retried
+request repairs a publication that a crash cut off. Every write is safe to retry: a repeated
+registration is `unchanged`, a repeated status change or correction is refused as made already, and each
+of them publishes what the first attempt could not (a repeated publication at worst repeats a feed entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from keys.answer import State
+
+from .. import keyspace
+from . import scripts
+from .publishing import audit_ops, feed_op, flat, iso
+from .results import Change, Outcome, StoredVersion, StoreUnavailable
+from .transport import Op, StorePart
+
+Item = tuple[dict[str, Any], str | None]  # a record and its QR text (None for paper)
+
+
+def payload_of(qr_text: str) -> str:
+    """The signed payload of a QR text, whatever host and path prefix it was printed with."""
+    return qr_text.strip().rsplit("/", 1)[-1]
+
+
+def payload_sha(qr_text: str | None, record: dict[str, Any]) -> str:
+    """What makes two registrations 'the same': the signed payload, or for paper the record itself."""
+    if qr_text:
+        material = payload_of(qr_text).encode("ascii")
+    else:
+        material = json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(material).hexdigest()
+
+
+class Registry(StorePart):
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def get(self, registration_no: str, version: int | None = None) -> StoredVersion | None:
+        """A version; with no version, the latest one."""
+        def read(client: Any) -> StoredVersion | None:
+            number = version
+            if number is None:
+                meta = client.hgetall(keyspace.certificate(registration_no))
+                if not meta:
+                    return None
+                number = int(meta["latest"])
+            # A scanned payload names its version: one key, one round trip, on the hot path.
+            data = client.hgetall(keyspace.version(registration_no, number))
+            if not data or "record" not in data:
+                return None
+            return StoredVersion(
+                registration_no=registration_no, version=number, issuer=data["issuer"],
+                record_json=data["record"], qr_text=data.get("qr_text") or None, state=State(data["state"]),
+                reason=data.get("reason", ""), since=datetime.fromisoformat(data["since"]),
+                registered_at=datetime.fromisoformat(data["registered_at"]),
+                superseded_by=int(data["superseded_by"]) if data.get("superseded_by") else None,
+            )
+        return self.transport.read(read)
+
+    def by_licence(self, licence_id: str) -> tuple[str, int] | None:
+        value = self.transport.read(lambda r: r.get(keyspace.licence(licence_id)))
+        if not value:
+            return None
+        registration_no, _, number = value.rpartition("|")
+        return registration_no, int(number)
+
+    def history(self, registration_no: str) -> list[dict[str, Any]]:
+        events = self.transport.read(lambda r: r.lrange(keyspace.history(registration_no), 0, -1))
+        return [json.loads(e) for e in events]
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    def register(self, record: dict[str, Any], qr_text: str | None, actor: str, now: datetime) -> Change:
+        registration_no, number = record["registration_no"], int(record.get("version", 1))
+        state = _first_state(record)
+        event = {"at": iso(now), "actor": actor, "action": "register", "version": number, "after": state.value}
+        reply = self.transport.write([_register_op(record, qr_text, state, now, event)])[0]
+        outcome, detail = Outcome(reply[0]), reply[1]
+        if outcome is Outcome.CREATED or (outcome is Outcome.UNCHANGED and detail != "1"):
+            self._publish(registration_no, number, actor, "register", None, {"state": state.value, "version": number},
+                          now, licence_id=record.get("licence_id"))
+        return Change(outcome, number, None, state if outcome is Outcome.CREATED else None,
+                      detail if outcome is not Outcome.UNCHANGED else "")
+
+    def change_status(self, registration_no: str, target: State, reason: str, actor: str, now: datetime,
+                      issuer: str | None, since: datetime | None = None, action: str = "status") -> Change:
+        """`issuer` None: the operator, who may change any issuer's certificate."""
+        event = {"at": iso(now), "actor": actor, "action": action, "reason": reason}
+        reply = self.transport.write([Op.call(
+            scripts.STATUS, [keyspace.certificate(registration_no), keyspace.history(registration_no)],
+            [target.value, scripts.states_arg(scripts.ALLOWED_FROM[target]), issuer or "", reason,
+             iso(since or now), json.dumps(event, ensure_ascii=False)],
+        )])[0]
+        outcome = Outcome(reply[0])
+        if outcome is Outcome.CHANGED:
+            before, number, after = State(reply[1]), int(reply[2]), State(reply[3])
+            self._publish(registration_no, number, actor, action, {"state": before.value},
+                          {"state": after.value, "reason": reason}, now)
+            return Change(outcome, number, before, after)
+        if outcome is Outcome.REFUSED:
+            self._repair(registration_no)  # a retry of a change whose publication was cut off
+            return Change(outcome, int(reply[2]), State(reply[1]), None,
+                          f"cannot change a {reply[1]} certificate to {target.value}")
+        return Change(outcome, detail=reply[1])
+
+    def correct(self, record: dict[str, Any], qr_text: str | None, reason: str, actor: str, now: datetime,
+                issuer: str) -> Change:
+        """Version N+1 is registered and N superseded in one atomic step."""
+        registration_no, number = record["registration_no"], int(record["version"])
+        state = _first_state(record)
+        fields = _version_fields(record, qr_text, state, iso(now), now)
+        event = {"at": iso(now), "actor": actor, "action": "correction", "version": number, "reason": reason}
+        reply = self.transport.write([Op.call(
+            scripts.CORRECT,
+            [keyspace.certificate(registration_no), keyspace.version(registration_no, number),
+             keyspace.history(registration_no)],
+            [number - 1, number, issuer, payload_sha(qr_text, record), json.dumps(fields, ensure_ascii=False),
+             reason, iso(now), json.dumps(event, ensure_ascii=False), scripts.states_arg(scripts.CORRECTABLE)],
+        )])[0]
+        if reply[0] != "changed":
+            if reply[0] in ("conflict", "refused"):
+                self._repair(registration_no)  # a retry of a correction whose publication was cut off
+            return Change(Outcome(reply[0]), detail=reply[1])
+        before = State(reply[1])
+        self._publish(registration_no, number - 1, actor, "correction", {"state": before.value, "version": number - 1},
+                      {"state": State.SUPERSEDED.value, "superseded_by": number, "reason": reason}, now)
+        self._publish(registration_no, number, actor, "correction", None, {"state": state.value, "version": number},
+                      now, licence_id=record.get("licence_id"))
+        return Change(Outcome.CREATED, number, before, state)
+
+    # --- bulk import ----------------------------------------------------------------------------------
+
+    def register_many(self, items: Iterable[Item], actor: str, now: datetime, batch: int = 500) -> Iterator[Change]:
+        """Register in pipelined batches; yields one Change per item, in order.
+
+        Per batch: the registration scripts (one pipeline per master), then the feed and audit entries of
+        the new ones, then their published marks; each step acknowledged by the replicas when configured.
+        An import cut off anywhere is repaired by importing the same file again.
+        """
+        chunk: list[Item] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= batch:
+                yield from self._register_batch(chunk, actor, now)
+                chunk = []
+        if chunk:
+            yield from self._register_batch(chunk, actor, now)
+
+    def _register_batch(self, chunk: list[Item], actor: str, now: datetime) -> list[Change]:
+        states = [_first_state(record) for record, _ in chunk]
+        replies = self.transport.write([
+            _register_op(record, qr_text, state, now, {"at": iso(now), "actor": actor, "action": "import",
+                                                       "version": int(record.get("version", 1)), "after": state.value})
+            for (record, qr_text), state in zip(chunk, states, strict=True)])
+        publish: list[Op] = []
+        marks: list[Op] = []
+        repair: list[tuple[str, int, State, str | None]] = []
+        changes = []
+        for (record, _), state, reply in zip(chunk, states, replies, strict=True):
+            outcome = Outcome(reply[0])
+            registration_no, number = record["registration_no"], int(record.get("version", 1))
+            changes.append(Change(outcome, number, None, state if outcome is Outcome.CREATED else None,
+                                  reply[1] if outcome not in (Outcome.UNCHANGED, Outcome.CREATED) else ""))
+            if outcome is Outcome.UNCHANGED and reply[1] != "1":
+                repair.append((registration_no, number, state, record.get("licence_id")))
+            if outcome is not Outcome.CREATED:
+                continue
+            if record.get("licence_id"):
+                publish.append(_licence_op(record["licence_id"], registration_no, number))
+            publish.append(feed_op(registration_no, number, state, "", _since(record, now), None,
+                                   record["equipment"]["record_no"], iso(now)))
+            publish += audit_ops(actor, "import", registration_no, now, None, {"state": state.value, "version": number})
+            marks.append(_mark_op(registration_no, number))
+        if publish:
+            self.transport.write(publish)
+            if not all(self.transport.write(marks)):
+                raise StoreUnavailable("registry store lost part of an import batch; import the file again")
+        for registration_no, number, state, licence_id in repair:  # a publication an earlier import did not finish
+            self._publish(registration_no, number, actor, "import", None, {"state": state.value, "version": number},
+                          now, licence_id=licence_id)
+        return changes
+
+    # --- publishing a committed change ----------------------------------------------------------------
+
+    def _publish(self, registration_no: str, number: int, actor: str, action: str, before: Any, after: Any,
+                 now: datetime, licence_id: str | None = None) -> None:
+        """Feed entry and audit entries for a committed change, then mark the version published.
+
+        Two steps, each acknowledged by the replicas: the mark comes only after the entries are stored, so
+        a crash between them leaves the version unpublished, and the retried request publishes it again.
+        """
+        current = self.get(registration_no, number)
+        if current is None:  # the change was lost with a master before a replica had it
+            raise StoreUnavailable(f"registry store lost {registration_no} v{number}; retry the request")
+        ops = [_licence_op(licence_id, registration_no, number)] if licence_id else []
+        ops.append(feed_op(registration_no, number, current.state, current.reason, iso(current.since),
+                           current.superseded_by, current.record.get("equipment", {}).get("record_no", ""),
+                           iso(current.registered_at)))
+        ops += audit_ops(actor, action, registration_no, now, before, after)
+        self.transport.write(ops)
+        if not self.transport.write([_mark_op(registration_no, number)])[0]:
+            raise StoreUnavailable(f"registry store lost {registration_no} v{number}; retry the request")
+
+    def _repair(self, registration_no: str) -> None:
+        """Publish the registration's last change if its publication was cut off (a crash, a failover).
+
+        The change itself is in the history list, written by the same script as the change; the feed and
+        audit entries come after it, and a version's `published` flag says whether they were written.
+        """
+        meta = self.transport.read(lambda r: r.hgetall(keyspace.certificate(registration_no)))
+        if not meta:
+            return
+        latest = int(meta["latest"])
+        flags = {n: self.transport.read(lambda r, n=n: r.hget(keyspace.version(registration_no, n), "published"))
+                 for n in range(max(1, latest - 1), latest + 1)}
+        if flags.get(latest) != "0" and flags.get(latest - 1) != "0":
+            return
+        last = self.transport.read(lambda r: r.lrange(keyspace.history(registration_no), -1, -1))
+        if not last:
+            return
+        event = json.loads(last[0])
+        at = datetime.fromisoformat(event["at"])
+        actor, action = event.get("actor", "operator"), event.get("action", "status")
+        if action == "correction":
+            if flags.get(latest - 1) == "0":
+                self._publish(registration_no, latest - 1, actor, action, {"version": latest - 1},
+                              {"state": State.SUPERSEDED.value, "superseded_by": latest,
+                               "reason": event.get("reason", "")}, at)
+            current = self.get(registration_no, latest)
+            if flags.get(latest) == "0" and current is not None:
+                self._publish(registration_no, latest, actor, action, None,
+                              {"state": current.state.value, "version": latest}, at,
+                              licence_id=_licence_of(current))
+        elif flags.get(latest) == "0":
+            before = {"state": event["before"]} if "before" in event else None
+            after = {"state": event.get("after", ""), "reason": event.get("reason", "")} if before else \
+                {"state": event.get("after", ""), "version": latest}
+            self._publish(registration_no, latest, actor, action, before, after, at,
+                          licence_id=None if before else _licence_of(self.get(registration_no, latest)))
+
+
+def _first_state(record: dict[str, Any]) -> State:
+    """A new version is valid; a paper certificate, entered without a QR code, is valid as paper_legacy."""
+    return State.PAPER_LEGACY if record.get("paper") else State.VALID
+
+
+def _register_op(record: dict[str, Any], qr_text: str | None, state: State, now: datetime,
+                 event: dict[str, Any]) -> Op:
+    registration_no, number = record["registration_no"], int(record.get("version", 1))
+    fields = _version_fields(record, qr_text, state, _since(record, now), now)
+    return Op.call(
+        scripts.REGISTER,
+        [keyspace.certificate(registration_no), keyspace.version(registration_no, number),
+         keyspace.history(registration_no)],
+        [number, record["issuer"]["code"], record["equipment"]["record_no"], "1" if record.get("paper") else "0",
+         payload_sha(qr_text, record), json.dumps(event, ensure_ascii=False),
+         *flat(fields)])
+
+
+def _licence_op(licence_id: str, registration_no: str, number: int) -> Op:
+    return Op.command("SET", keyspace.licence(licence_id), f"{registration_no}|{number}")
+
+
+def _licence_of(stored: StoredVersion | None) -> str | None:
+    return stored.record.get("licence_id") if stored else None
+
+
+def _mark_op(registration_no: str, number: int) -> Op:
+    return Op.call(scripts.MARK_PUBLISHED, [keyspace.version(registration_no, number)], [])
+
+
+def _version_fields(record: dict[str, Any], qr_text: str | None, state: State, since: str,
+                    now: datetime) -> dict[str, str]:
+    """A version's hash: everything an answer needs, so a scan reads one key in one round trip."""
+    return {"record": json.dumps(record, ensure_ascii=False, sort_keys=True), "qr_text": qr_text or "",
+            "issuer": record["issuer"]["code"], "state": state.value, "reason": "", "since": since,
+            "registered_at": iso(now), "published": "0", "superseded_by": ""}
+
+
+def _since(record: dict[str, Any], now: datetime) -> str:
+    """A certificate is valid since its issue date (midnight, China time); else since it was registered."""
+    issued_on = record.get("issued_on", "")
+    if issued_on:
+        return f"{issued_on}T00:00:00+08:00"
+    return iso(now)

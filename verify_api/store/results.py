@@ -1,0 +1,87 @@
+"""What the store answers: typed results of reads and writes, and its one error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from keys.answer import State
+from keys.errors import CraneError
+
+
+class StoreUnavailable(CraneError):
+    """Redis cannot be reached or did not answer in time."""
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"      # the same payload again: one record
+    CONFLICT = "conflict"        # another payload for the same number and version
+    CHANGED = "changed"
+    REFUSED = "refused"          # the transition is not allowed from the current state
+    FORBIDDEN = "forbidden"      # the registration belongs to another issuer
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    registration_no: str
+    version: int
+    issuer: str
+    record_json: str
+    qr_text: str | None
+    state: State
+    reason: str
+    since: datetime
+    registered_at: datetime
+    superseded_by: int | None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.record_json)
+
+
+@dataclass(frozen=True)
+class Change:
+    outcome: Outcome
+    version: int | None = None
+    before: State | None = None
+    after: State | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    cursor: str
+    registration_no: str
+    version: int
+    state: State
+    reason: str
+    since: str
+    superseded_by: int | None
+    record_no: str
+    registered_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cursor": self.cursor, "registration_no": self.registration_no, "version": self.version,
+                "state": self.state.value, "reason": self.reason, "since": self.since,
+                "superseded_by": self.superseded_by, "record_no": self.record_no,
+                "registered_at": self.registered_at}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: str
+    actor: str
+    action: str
+    registration_no: str
+    at: str
+    before: Any
+    after: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "actor": self.actor, "action": self.action, "registration_no": self.registration_no,
+                "at": self.at, "before": self.before, "after": self.after}
