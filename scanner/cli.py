@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from keys.algorithms import PublicKey
 from keys.cli_env import Environment, ExitStatus, run
 
-from . import annotate, camera, report
+from . import annotate, camera, documents, report
 from .decode import DecodeError, decode_paths, read_image
 from .offline import NoOfflineData, OfflineCache, OfflineChecker, china
 from .online import DEFAULT_TIMEOUT, OnlineChecker, ServiceClient, Unreachable
@@ -343,6 +343,29 @@ def decode_command(env: Environment, images: tuple[str, ...], as_json: bool):
         env.err(f"{PROG}: error: no input could be read")
         return ExitStatus.ERROR
     return ExitStatus.OK if found else ExitStatus.NOT_OK
+
+
+@cli.command("document", help="Check e-certificate files: an OFD's seals and signatures and the QR codes "
+             "inside; photos, screenshots and PDFs: their QR codes only.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(), metavar="FILE...")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per file per line")
+@click.option("--online", metavar="URL", help="resolve codes with the service at URL; offline data is the fallback")
+@click.option("--timeout", type=click.FloatRange(0.1, 120), default=DEFAULT_TIMEOUT, show_default=True)
+@click.option("--max-age", default="7d", show_default=True)
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.option("--seal-roots", metavar="ROOTS.pem", help="trusted seal root certificates (default: $CRANE_SEAL_ROOTS)")
+@click.pass_obj
+def document_command(env: Environment, files: tuple[str, ...], as_json: bool, online: str | None, timeout: float,
+                     max_age: str, data_dir: str | None, seal_roots: str | None):
+    scanner = _Scanner(env, Expectations(), as_json=False, annotate_dir=None, thumbnails=False)
+    resolve = scanner.check
+    try:
+        scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), data_dir_of(env, data_dir))
+    except click.UsageError as exc:
+        # The seal is still checked; codes are listed as not resolved, and the exit status says so.
+        env.err(f"{PROG}: warning: codes cannot be resolved: {exc.format_message()}")
+        resolve = lambda _source, _sighting: None  # noqa: E731
+    return documents.command(env, files, as_json, documents.load_roots(env, seal_roots), resolve)
 
 
 @cli.command("info", help="Show what the offline data holds and how old it is.")

@@ -39,10 +39,10 @@ def looks_like_raw(blob: bytes) -> bool:
 
 def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
     out = Outcome(SignatureFormat.GBT_35275)
-    signed_data = top.children()[1].items("SignedData", 1)[0].items("SignedData", 4)
-    content = signed_data[2].children()
+    signed_data = top.items("ContentInfo", 2)[1].items("SignedData", 1)[0].items("SignedData", 4)
+    content = signed_data[2].items("contentInfo", 1)
     if len(content) > 1:
-        attached = content[1].children()[0].octets() if content[1].tag == 0xA0 else content[1].octets()
+        attached = content[1].items("content", 1)[0].octets() if content[1].tag == 0xA0 else content[1].octets()
         if attached != signature_xml:
             out.notes.append("签名内含的数据不是本 Signature.xml the data inside the signature is not this Signature.xml")
             out.signature_valid = False
@@ -68,6 +68,8 @@ def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
     attrs = rest[0] if rest[0].tag == 0xA0 else None
     if attrs is not None:
         rest = rest[1:]
+    if len(rest) < 2:
+        raise DocumentError("签名者信息不完整。", "SignerInfo is incomplete.")
     alg, signature = rest[0].items("signature algorithm", 1)[0].oid(), rest[1].octets()
     if attrs is None:
         signed, digest_ok = signature_xml, True
