@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench deps lock clean
+.PHONY: run test lint bench deps lock clean webapp
 
 # Installs come from the hashed lock only: a new release of a dependency cannot change a fresh install.
 # requirements-nodeps.txt holds packages taken for their files alone, installed without what they pull in.
@@ -24,8 +24,18 @@ lock:
 
 deps: $(STAMP)
 
+# The phone app (/scan/): npm packages from the lock, then the bundle, rebuilt only when an input changed.
+NPM_STAMP := webapp/node_modules/.installed
+$(NPM_STAMP): webapp/package.json webapp/package-lock.json
+	cd webapp && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $(NPM_STAMP)
+
+webapp: $(NPM_STAMP)
+	cd webapp && node build.mjs
+
 run: $(STAMP)
 	@scripts/system-deps.sh run
+	@$(MAKE) --no-print-directory webapp
 	$(BIN)/crane-verify serve --demo $(ARGS)
 
 lint: $(STAMP)
@@ -33,11 +43,14 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	@scripts/system-deps.sh test
+	@$(MAKE) --no-print-directory webapp
 	$(BIN)/ruff check keys verify_api scanner tests bench
+	cd webapp && node --test test/ && npx eslint src
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@scripts/system-deps.sh bench
+	@$(MAKE) --no-print-directory webapp
 	$(BIN)/python -m bench $(ARGS)
 
 clean:

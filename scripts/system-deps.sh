@@ -7,8 +7,10 @@ pkgs=(libzbar0 libgl1 libglib2.0-0 redis-server redis-tools fonts-noto-cjk)
 case "$purpose" in
   venv) pkgs=(python3-venv) ;;
   test) pkgs+=(chromium nginx wrk) ;;
-  bench) pkgs+=(wrk nginx) ;;
+  bench) pkgs+=(wrk nginx chromium) ;;
 esac
+# The phone app's build needs node and npm; a node installed another way is fine too.
+if [ "$purpose" != venv ] && ! { command -v node && command -v npm; } >/dev/null; then pkgs+=(nodejs npm); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,302 @@
+// The inspector's scanner at /scan/: wires the camera, the decoder, the checks, the offline data and the
+// service worker together. Every part that a browser may refuse is optional; scanning is not.
+import "./app.css";
+import { OfflineData, loadTrustList } from "../core/index.js";
+import { Camera, cameraProblem } from "./camera.js";
+import { Checker } from "./checker.js";
+import { renderDataPanel } from "./data-panel.js";
+import { OfflineStore, persistStorage, storageUsed } from "./db.js";
+import { Decoder } from "./decoder.js";
+import { $, bi } from "./dom.js";
+import { feedbackWanted, setFeedbackWanted, signal } from "./feedback.js";
+import { fetchWithin } from "./net.js";
+import { ScanLoop } from "./scanloop.js";
+import { registerWorker } from "./sw-client.js";
+import { sync } from "./sync.js";
+import { VerdictView } from "./verdict-view.js";
+
+const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const SYNC_WAIT_MS = 15000; // a code scanned during a sync waits for its data this long at most
+
+const app = {
+  opened: null, config: null, store: null, trust: null, data: null, persisted: false, syncing: null, workerReady: false,
+  synced: false, camera: null, loop: null, view: null, checker: null,
+};
+
+function say(element, zh, en) {
+  element.replaceChildren(...bi(zh, en));
+  element.hidden = false;
+}
+
+// --- offline data --------------------------------------------------------------------------------------
+
+async function loadConfig() {
+  try {
+    const response = await fetchWithin("/scan/config.json", 8000, { cache: "no-cache" });
+    if (response.ok) return response.json();
+  } catch { /* no network and no cached copy: the stored pin still works */ }
+  return null;
+}
+
+async function loadStored() {
+  const document = await app.store.meta("trust");
+  const pin = await app.store.meta("pin");
+  if (document && pin) {
+    try {
+      app.trust = await loadTrustList(document, pin);
+    } catch {
+      app.trust = null; // a stored list that no longer checks is not used; the next sync replaces it
+    }
+  }
+  const saved = await app.store.offlineState();
+  app.data = saved ? OfflineData.fromJSON(saved) : null;
+  app.synced = Boolean(app.trust && app.data && (await app.store.meta("last_sync")));
+}
+
+async function syncNow() {
+  if (app.syncing) return app.syncing;
+  const message = $("#sync-message");
+  say(message, "正在同步…", "Syncing…");
+  app.syncing = (async () => {
+    try {
+      if (!app.config) app.config = await loadConfig();
+      if (!app.config) throw new Error("no configuration");
+      const result = await sync(app.store, app.config, {
+        onPage: ({ entries }) => say(message, `正在同步… ${entries} 条`, `Syncing… ${entries} entries`),
+      });
+      app.trust = result.trust;
+      app.data = result.data;
+      app.synced = true;
+      say(message, `同步完成：${result.entries} 条新记录`, `Synced: ${result.entries} new entries`);
+    } catch (error) {
+      say(message, `同步失败，继续使用已有数据（${error.message}）`, "Sync failed; the data already here is kept");
+    } finally {
+      app.syncing = null;
+      await refreshPanel();
+      markOfflineReady();
+    }
+  })();
+  return app.syncing;
+}
+
+async function refreshPanel() {
+  renderDataPanel({
+    trust: app.trust, data: app.data, lastSync: await app.store.meta("last_sync"), persisted: app.persisted,
+    usage: await storageUsed(), maxAgeMs: maxAgeMs(), now: Date.now(),
+  });
+}
+
+function maxAgeMs() {
+  return app.config && app.config.max_age_s ? app.config.max_age_s * 1000 : DEFAULT_MAX_AGE_MS;
+}
+
+function markOfflineReady() {
+  document.documentElement.dataset.offlineReady = String(Boolean(app.synced && app.workerReady));
+}
+
+async function settled() {
+  await app.opened;
+  if (app.syncing) await Promise.race([app.syncing, new Promise((resolve) => setTimeout(resolve, SYNC_WAIT_MS))]);
+}
+
+// --- checking a code -------------------------------------------------------------------------------------
+
+async function checkText(text) {
+  app.view.pending(text);
+  const checked = await app.checker.check(text);
+  app.view.show(checked);
+  signal(Boolean(checked.answer.verdict.ok));
+}
+
+async function lookup(registrationNo, recordNo) {
+  app.loop && app.loop.freeze();
+  app.view.pending(`${registrationNo} · ${recordNo}`);
+  const checked = await app.checker.lookup(registrationNo, recordNo);
+  app.view.show(checked);
+  signal(Boolean(checked.answer.verdict.ok));
+}
+
+// --- camera ----------------------------------------------------------------------------------------------
+
+async function startCamera(deviceId) {
+  const finder = $("#viewfinder");
+  const message = $("#camera-message");
+  try {
+    await app.camera.start(deviceId);
+  } catch (error) {
+    finder.dataset.camera = "failed";
+    say(message, ...cameraProblem(error));
+    return;
+  }
+  message.hidden = true;
+  finder.dataset.camera = app.loop.frozen ? "frozen" : "live";
+  showCameraControls();
+  app.loop.start();
+}
+
+function showCameraControls() {
+  const { torch, zoom } = app.camera.capabilities();
+  const torchButton = $("#torch");
+  torchButton.hidden = !torch;
+  torchButton.setAttribute("aria-pressed", "false");
+  const zoomControl = $("#zoom-control");
+  zoomControl.hidden = !zoom;
+  if (zoom) Object.assign($("#zoom"), { min: zoom.min, max: zoom.max, step: zoom.step, value: zoom.min });
+  app.camera.cameras().then((cameras) => {
+    const picker = $("#camera-picker");
+    $("#camera-choice").hidden = cameras.length < 2;
+    picker.replaceChildren(...cameras.map((c, i) => {
+      const option = new Option(c.label || `摄像头 ${i + 1} Camera ${i + 1}`, c.deviceId);
+      option.selected = c.deviceId === app.camera.deviceId;
+      return option;
+    }));
+  }).catch(() => {});
+}
+
+function wireCameraControls() {
+  $("#torch").addEventListener("click", async (event) => {
+    const on = !app.camera.torchOn;
+    try {
+      await app.camera.setTorch(on);
+      event.currentTarget.setAttribute("aria-pressed", String(on));
+    } catch {
+      event.currentTarget.hidden = true;
+    }
+  });
+  $("#zoom").addEventListener("input", (event) => app.camera.setZoom(Number(event.target.value)).catch(() => {}));
+  $("#camera-picker").addEventListener("change", (event) => startCamera(event.target.value));
+  const sound = $("#sound");
+  sound.checked = feedbackWanted();
+  sound.addEventListener("change", () => setFeedbackWanted(sound.checked));
+  // A hidden page gives the camera back (other apps, battery); it comes back when the page does.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") {
+      app.loop.stop();
+      app.camera.stop();
+      $("#viewfinder").dataset.camera = "off";
+    } else if (!app.camera.running) {
+      startCamera();
+    }
+  });
+}
+
+// --- other inputs ----------------------------------------------------------------------------------------
+
+const PHOTO_EDGE = 2560;
+
+async function photoPixels(file) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return context.getImageData(0, 0, canvas.width, canvas.height);
+}
+
+function wireInputs(decoder) {
+  const photo = $("#photo");
+  const photoMessage = $("#photo-message");
+  photo.addEventListener("change", async () => {
+    const file = photo.files && photo.files[0];
+    photo.value = "";
+    if (!file) return;
+    say(photoMessage, "正在识别照片…", "Reading the photo…");
+    let codes = [];
+    try {
+      codes = (await decoder.decodeImage(await photoPixels(file))).codes;
+    } catch { /* a format the browser cannot draw: the decoder may still read the file itself */ }
+    if (!codes.length) codes = (await decoder.decodeFile(file)).codes;
+    if (!codes.length) {
+      say(photoMessage, "照片中未找到二维码，请拍得更近、更清楚后重试。", "No QR code found in the photo: take it closer and sharper.");
+      return;
+    }
+    photoMessage.hidden = true;
+    app.loop.freeze();
+    await checkText(codes[0].text);
+  });
+  $("#text-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("#text");
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    app.loop.freeze();
+    await checkText(text);
+  });
+  $("#lookup-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const registrationNo = form.registration_no.value.trim();
+    const recordNo = form.record_no.value.trim();
+    if (registrationNo && recordNo) await lookup(registrationNo, recordNo);
+  });
+  $("#scan-next").addEventListener("click", () => {
+    $("#result").hidden = true;
+    $("#scanner").hidden = false;
+    $("#viewfinder").dataset.camera = app.camera.running ? "live" : "off";
+    app.loop.resume();
+    if (!app.camera.running) startCamera();
+    window.scrollTo({ top: 0 });
+  });
+  $("#sync-now").addEventListener("click", () => syncNow());
+}
+
+// --- start -----------------------------------------------------------------------------------------------
+
+function netBadge() {
+  const badge = $("#net-badge");
+  const online = navigator.onLine;
+  badge.dataset.mode = online ? "online" : "offline";
+  badge.replaceChildren(...bi(online ? "在线" : "离线", online ? "online" : "offline"));
+  badge.hidden = false;
+}
+
+async function main() {
+  document.documentElement.dataset.offlineReady = "false";
+  const decoder = new Decoder();
+  app.view = new VerdictView();
+  app.camera = new Camera($("#video"));
+  app.loop = new ScanLoop($("#video"), decoder, (text) => {
+    $("#viewfinder").dataset.camera = "frozen";
+    checkText(text);
+  });
+  app.checker = new Checker({ offline: () => (app.trust && app.data ? { trust: app.trust, data: app.data } : null),
+    settled, maxAgeMs });
+  wireCameraControls();
+  wireInputs(decoder);
+  netBadge();
+  window.addEventListener("online", () => { netBadge(); syncNow(); });
+  window.addEventListener("offline", netBadge);
+
+  const camera = startCamera();
+  registerWorker({ onNewVersion: () => { $("#update").hidden = false; } })
+    .then((status) => { app.workerReady = Boolean(status && status.cached); markOfflineReady(); })
+    .catch(() => {});
+  $("#update-reload").addEventListener("click", () => window.location.reload());
+
+  app.opened = openData();
+  if (await app.opened) {
+    persistStorage().then((persisted) => { app.persisted = persisted; refreshPanel(); });
+    await refreshPanel();
+    markOfflineReady();
+    syncNow();
+  }
+  await camera;
+}
+
+/** The stored data and the service's configuration, before any check or sync uses them. -> false without IndexedDB */
+async function openData() {
+  try {
+    app.store = await OfflineStore.open();
+  } catch {
+    say($("#sync-message"), "此浏览器不能保存离线数据（隐私模式？），仍可联网核验。", "This browser cannot keep offline data (private mode?); online checks still work.");
+    return false;
+  }
+  [app.config] = await Promise.all([loadConfig(), loadStored()]);
+  return true;
+}
+
+main();

@@ -1,0 +1,44 @@
+// Sync, as `crane-scan sync` does: the trust list first, checked against the pinned root (the pin comes with
+// the app from the service's configuration on the first sync and moves only along a cross-signed rotation),
+// then the status feed from the stored cursor, every page's signature checked before anything is stored.
+import { OfflineData, checkFeedPage, checkTrustListUpdate, verifyFeedPage } from "../core/index.js";
+import { fetchWithin } from "./net.js";
+
+const PAGE = 5000;
+const TIMEOUT_MS = 20000;
+
+async function fetchText(url) {
+  const response = await fetchWithin(url, TIMEOUT_MS, { cache: "no-store" });
+  if (!response.ok) throw new Error(`HTTP ${response.status} ${url}`);
+  return response.text();
+}
+
+/** -> {trust, data, pages, entries}; throws on network failure or refused data (nothing refused is stored). */
+export async function sync(store, config, { now = () => Date.now(), onPage = () => {} } = {}) {
+  const started = now();
+  const pin = (await store.meta("pin")) || config.root.spki;
+  const storedDocument = (await store.meta("trust")) || null;
+  const document = await fetchText("/api/v1/trust-list");
+  const trust = await checkTrustListUpdate(document, pin, storedDocument);
+  await store.setMeta({ trust: document, pin: trust.root.publicKey, trust_serial: trust.serial });
+
+  const saved = await store.offlineState();
+  let data = saved ? OfflineData.fromJSON(saved) : OfflineData.empty();
+  let pages = 0;
+  let entries = 0;
+  for (;;) {
+    const since = data.cursor;
+    const text = await fetchText(`/api/v1/status-feed?since=${encodeURIComponent(since)}&limit=${PAGE}`);
+    const signed = JSON.parse(text);
+    const page = await verifyFeedPage(signed, trust);
+    const checked = checkFeedPage(page, since);
+    data = data.acceptPage(page, since);
+    pages += 1;
+    entries += checked.entries.length;
+    await store.storePage(since, signed, data.toJSON(), { cursor: data.cursor });
+    onPage({ pages, entries });
+    if (!checked.more) break;
+  }
+  await store.setMeta({ last_sync: now(), last_sync_started: started });
+  return { trust, data, pages, entries };
+}
