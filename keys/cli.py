@@ -13,6 +13,9 @@ import segno
 from .algorithms import Alg, PrivateKey, PublicKey
 from .answer import SIGNATURE_LABELS
 from .cli_env import Environment, ExitStatus, parse_time, run
+from .documents.layout import make_demo_document, seal_picture
+from .documents.seal_keys import SealIdentity, load_identity, make_seal_certificate, make_seal_root
+from .documents.sealing import SealSpec, seal_ofd
 from .errors import RecordError
 from .identifiers import validate_credit_code
 from .payload import issue as issue_payload
@@ -226,6 +229,102 @@ def verify(env, qr_text, trust_path, root_pub, as_json, at):
         if result.issuer:
             env.out(f"  发证机关 {result.issuer.name} ({result.issuer.code}) · kid {result.kid} · {result.alg}")
     return ExitStatus.OK if result.valid else ExitStatus.NOT_OK
+
+
+# --- seal: demo and test electronic seals (keys/documents) ------------------------------------------------
+
+@cli.group(help="Seal roots, seal keys and SES seals on OFD files, for demo and test documents only: real "
+           "seals come from the authority's certified seal system, and these carry no legal force.")
+def seal() -> None:
+    pass
+
+
+def _write_identity(env: Environment, identity: SealIdentity, out: Path, stem: str, passphrase: bytes | None) -> None:
+    key_path, cert_path = out / f"{stem}.key.pem", out / f"{stem}.cert.pem"
+    if key_path.exists():
+        raise click.UsageError(f"{key_path} exists; refusing to overwrite a private key")
+    identity.key.write(key_path, passphrase)
+    cert_path.write_bytes(identity.certificate_pem())
+    env.out(f"private key: {key_path} (mode 0600)")
+    env.out(f"certificate: {cert_path}")
+    env.out(identity.certificate.subject)
+
+
+def _read_identity(env: Environment, key: str, cert: str, passphrase_env: str | None) -> SealIdentity:
+    return load_identity(Path(key).read_bytes(), Path(cert).read_bytes(), _passphrase(env, passphrase_env))
+
+
+@seal.command("root", help="Make an SM2 seal root: a self-signed certificate verifiers trust (CRANE_SEAL_ROOTS).")
+@click.option("--name", required=True, help="the root's name, e.g. 演示印章根 Demo Seal Root")
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--passphrase-env", help=PASSPHRASE_HELP)
+@click.pass_obj
+def seal_root(env, name, out, passphrase_env):
+    _write_identity(env, make_seal_root(name, env.now()), Path(out), "seal-root", _passphrase(env, passphrase_env))
+
+
+@seal.command("key", help="Make an SM2 seal key and its certificate, issued by a seal root.")
+@click.option("--name", required=True, help="the sealing authority, e.g. 沈阳市城乡建设局")
+@click.option("--root-key", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--root-cert", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--days", type=click.IntRange(1, 3650), default=1825, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--passphrase-env", help=PASSPHRASE_HELP)
+@click.pass_obj
+def seal_key(env, name, root_key, root_cert, days, out, passphrase_env):
+    root = _read_identity(env, root_key, root_cert, passphrase_env)
+    identity = make_seal_certificate(root, name, env.now(), days)
+    _write_identity(env, identity, Path(out), identity.key.public_key().kid, _passphrase(env, passphrase_env))
+
+
+def _seal_options(command):
+    for option in reversed([
+        click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False), required=True),
+        click.option("--cert", "cert_path", type=click.Path(exists=True, dir_okay=False), required=True),
+        click.option("--maker-key", type=click.Path(exists=True, dir_okay=False),
+                     help="the seal maker's key (default: the seal key: a self-made seal)"),
+        click.option("--maker-cert", type=click.Path(exists=True, dir_okay=False)),
+        click.option("--out", type=click.Path(dir_okay=False), required=True),
+        click.option("--passphrase-env", help=PASSPHRASE_HELP),
+    ]):
+        command = option(command)
+    return command
+
+
+def _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphrase_env):
+    if bool(maker_key) != bool(maker_cert):
+        raise click.UsageError("give both --maker-key and --maker-cert, or neither")
+    signer = _read_identity(env, key_path, cert_path, passphrase_env)
+    return signer, _read_identity(env, maker_key, maker_cert, passphrase_env) if maker_key else None
+
+
+@seal.command("sign", help="Seal an OFD file (SES v4 by default) over every file it holds.")
+@click.argument("ofd", type=click.Path(exists=True, dir_okay=False), metavar="FILE.ofd")
+@_seal_options
+@click.option("--name", help="the seal's name (default: the certificate's CN)")
+@click.option("--picture", type=click.Path(exists=True, dir_okay=False), help="the seal image, PNG")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--ses-version", type=click.Choice(["4", "1"]), default="4", show_default=True)
+@click.pass_obj
+def seal_sign(env, ofd, key_path, cert_path, maker_key, maker_cert, out, passphrase_env, name, picture, page,
+              ses_version):
+    signer, maker = _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphrase_env)
+    seal_name = name or signer.certificate.subject_cn
+    spec = SealSpec(seal_name, Path(picture).read_bytes() if picture else seal_picture(seal_name), page=page)
+    Path(out).write_bytes(seal_ofd(Path(ofd).read_bytes(), signer, spec, env.now(), maker, int(ses_version)))
+    env.out(f"sealed {out} (SES v{ses_version}) as {signer.certificate.subject}")
+
+
+@seal.command("certificate", help="Write a certificate record as a sealed demo OFD (A4, QR, 演示 DEMO watermark).")
+@click.argument("record_path", type=click.Path(exists=True, dir_okay=False), metavar="RECORD.json")
+@click.option("--qr", "qr_text", required=True, help="the certificate's QR text (from crane-keys issue)")
+@_seal_options
+@click.pass_obj
+def seal_certificate(env, record_path, qr_text, key_path, cert_path, maker_key, maker_cert, out, passphrase_env):
+    record = Record.from_json(json.loads(Path(record_path).read_text("utf-8")))
+    signer, maker = _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphrase_env)
+    Path(out).write_bytes(make_demo_document(record, qr_text, signer, env.now(), maker))
+    env.out(f"demo certificate {out}, sealed as {signer.certificate.subject}; it carries no legal force")
 
 
 def main(args: list[str], env: Environment | None = None) -> ExitStatus:
