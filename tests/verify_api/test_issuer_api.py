@@ -7,7 +7,7 @@ import pytest
 from keys.payload import issue
 from keys.record import Record
 from keys.samples import CITIES, sample_record
-from verify_api import demo
+from verify_api import demo, issuer_token
 
 SIGNED_AT = datetime(2025, 6, 1, 1, tzinfo=UTC)
 
@@ -179,6 +179,69 @@ def test_an_owner_sees_the_refused_attempts_on_its_certificates(client, store, d
     denied = [e for e in seen if e["action"] == "status:denied"]
     assert len(denied) == 1 and denied[0]["actor"].startswith("issuer:210200:")
     assert denied[0]["after"]["owner"] == "210100"
+
+
+def test_an_issuers_audit_view_pages_past_any_number_of_other_issuers_entries(client, store, demo_keys):
+    """The view once filtered a page of the operator's stream: 500 foreign entries in a row gave an issuer
+    [] and the same cursor for ever. Each issuer reads a stream of its own now."""
+    now = datetime.now(UTC)
+    shenyang_id, shenyang = store.create_token(CITIES[0].code, now)
+    dalian_id, dalian = store.create_token(CITIES[1].code, now)
+    dalian_actor = issuer_token.actor(CITIES[1].code, dalian_id)
+    anshan_raw, anshan_qr = signed(demo_keys, index=932, city=CITIES[2])
+    blocks = iter(range(10_000, 20_000, 600))
+
+    def others_entries():
+        """601 entries not for 沈阳: 大连 imports 600 of its own and is refused once on 鞍山's behalf."""
+        first = next(blocks)
+        imported = (sample_record(random.Random(i), i, city=CITIES[1]) for i in range(first, first + 600))
+        assert all(c.outcome.value == "created" for c in store.register_many(((r, None) for r in imported),
+                                                                             dalian_actor, now))
+        refused = client.post("/api/v1/issuer/certificates", json={"record": anshan_raw, "qr_text": anshan_qr},
+                              headers=auth(dalian))
+        assert refused.status_code == 403
+
+    raw, qr = signed(demo_keys, index=930)
+    reg = raw["registration_no"]
+    expected = [("register", reg)]
+    client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(shenyang))
+    others_entries()
+    bulk = [sample_record(random.Random(i), i, city=CITIES[0]) for i in range(20_000, 20_520)]
+    list(store.register_many(((r, None) for r in bulk), issuer_token.actor(CITIES[0].code, shenyang_id), now))
+    expected += [("import", r["registration_no"]) for r in bulk]
+    others_entries()
+    client.post(f"/api/v1/issuer/certificates/{reg}/status", json={"state": "suspended", "reason": "x"},
+                headers=auth(shenyang))
+    expected.append(("status", reg))
+    others_entries()
+    client.post(f"/api/v1/issuer/certificates/{reg}/status", json={"state": "revoked", "reason": "x"},
+                headers=auth(dalian))  # refused, and shown to the owner
+    expected.append(("status:denied", reg))
+    others_entries()
+    raw2, qr2 = signed(demo_keys, index=931)
+    client.post("/api/v1/issuer/certificates", json={"record": raw2, "qr_text": qr2}, headers=auth(shenyang))
+    expected.append(("register", raw2["registration_no"]))
+
+    pages, cursor = [], "0"
+    while True:
+        page = client.get("/api/v1/issuer/audit", query_string={"since": cursor}, headers=auth(shenyang))
+        assert page.status_code == 200
+        body = page.get_json()
+        if not body["entries"]:
+            assert body["next"] == cursor  # the end: the cursor stays where it is
+            break
+        pages.append(body["entries"])
+        cursor = body["next"]
+        assert cursor == body["entries"][-1]["id"]
+    seen = [e for page in pages for e in page]
+    assert [len(page) for page in pages] == [500, len(expected) - 500]
+    assert [(e["action"], e["registration_no"]) for e in seen] == expected  # each own entry once, in order
+    assert len({e["id"] for e in seen}) == len(seen)
+    assert all(e["actor"].startswith("issuer:210100:") or e["after"]["owner"] == "210100" for e in seen)
+    again = client.get("/api/v1/issuer/audit", query_string={"since": cursor}, headers=auth(shenyang)).get_json()
+    assert again == {"entries": [], "next": cursor}
+    # the operator's log still holds everything: both tokens, 2,404 of others' entries and 沈阳's
+    assert len(store.audit(count=10_000)) == 2 + 4 * 601 + len(expected)
 
 
 def test_a_retention_below_one_day_is_refused():
