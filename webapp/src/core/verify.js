@@ -122,5 +122,5 @@ export function signatureJson(v, registeredAt = null) {
       toMs(registeredAt) >= key.compromisedAt) {
     result = SignatureResult.KEY_REVOKED;
   }
-  return { result, kid: v.kid, alg: v.alg, issuer: v.issuer ? { code: v.issuer.code, name: v.issuer.name } : null };
+  return { result, kid: v.kid ?? null, alg: v.alg ?? null, issuer: v.issuer ? { code: v.issuer.code, name: v.issuer.name } : null };
 }
