@@ -6,8 +6,6 @@
  * A verify never throws: a bad key, a bad signature or a library's refusal is `false`.
  */
 
-import { sm2 } from "sm-crypto-v2";
-
 import { bigFromBytes, equal, toHex } from "./bytes.js";
 
 export const Alg = Object.freeze({ EDDSA: "EdDSA", ES256: "ES256", SM2: "SM2" });
@@ -54,7 +52,7 @@ export async function isValidPublicKey(alg, spki) {
   if (algOfSpki(spki) !== alg) return false;
   const point = keyBytes(alg, spki);
   try {
-    if (alg === Alg.SM2) return sm2.verifyPublicKey(toHex(point));
+    if (alg === Alg.SM2) return (await sm2()).verifyPublicKey(toHex(point));
     if (alg === Alg.ES256) {
       await importKey(alg, spki);
       return true;
@@ -110,13 +108,18 @@ async function verifyEs256(spki, signature, data) {
   return subtle().verify({ name: "ECDSA", hash: "SHA-256" }, key, signature, data);
 }
 
-function verifySm2(spki, signature, data) {
+// sm-crypto-v2 is loaded when an SM2 key is first used: most phones never need it, and the app's JS budget
+// (webapp/build.mjs) counts only what a page loads before it can scan.
+let smCrypto = null;
+const sm2 = async () => (smCrypto ??= (await import("sm-crypto-v2")).sm2);
+
+async function verifySm2(spki, signature, data) {
   if (signature.length !== 64) return false;
   const r = bigFromBytes(signature.subarray(0, 32));
   const s = bigFromBytes(signature.subarray(32));
   // GB/T 32918.2 step B1/B2; sm-crypto-v2 throws on some values outside the range instead of refusing.
   if (r < 1n || r >= SM2_N || s < 1n || s >= SM2_N) return false;
-  return sm2.doVerifySignature(data, toHex(signature), toHex(keyBytes(Alg.SM2, spki)),
+  return (await sm2()).doVerifySignature(data, toHex(signature), toHex(keyBytes(Alg.SM2, spki)),
     { der: false, hash: true, userId: SM2_USER_ID });
 }
 
