@@ -38,8 +38,9 @@ class SealSpec:
 
 
 def seal_ofd(ofd: bytes, signer: SealIdentity, spec: SealSpec, now: datetime,
-             maker: SealIdentity | None = None, version: int = 4) -> bytes:
-    """`ofd` sealed once more. `maker` makes the seal (defaults to the signer: a self-made seal)."""
+             maker: SealIdentity | None = None, version: int = 4, esl: bytes | None = None) -> bytes:
+    """`ofd` sealed once more. `maker` makes the seal (defaults to the signer: a self-made seal), unless
+    `esl` gives a seal made elsewhere (a seal system's .esl file, of the same SES version)."""
     if version not in (1, 4):
         raise DocumentError("只支持 SES v1 与 v4。", "Only SES v1 and v4 are supported.")
     maker = maker or signer
@@ -62,7 +63,7 @@ def seal_ofd(ofd: bytes, signer: SealIdentity, spec: SealSpec, now: datetime,
     sign_id = f"s{number:03d}"
     signature_path, value_path, seal_path = (f"{sign_dir}/Signature.xml", f"{sign_dir}/SignedValue.dat",
                                              f"{sign_dir}/Seal.esl")
-    seal = _seal(maker, signer, spec, now, version)
+    seal = esl if esl is not None else _seal(maker, signer, spec, now, version)
     files[seal_path] = seal
     references = "".join(
         f'<ofd:Reference FileRef={quoteattr("/" + name)}><ofd:CheckValue>'

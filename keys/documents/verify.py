@@ -73,8 +73,14 @@ def verify_document(data: bytes, now: datetime, roots: Sequence[Certificate] = (
         uncovered = "未被任何签名覆盖的文件 files covered by no signature: " + ", ".join(unsigned)
         notes.append(uncovered)
         signatures = tuple(replace(s, notes=(*s.notes, uncovered)) for s in signatures)
-    images = tuple(img for doc in doc_roots for img in page_images(package, doc))
-    return DocumentReport("ofd", signatures, unsigned, images, tuple(notes))
+    images: list = []
+    for doc in doc_roots:
+        try:
+            images += page_images(package, doc)
+        except DocumentError as exc:
+            # Pages are read only to find images; a damaged page is the references' business.
+            notes.append(f"页面图片无法列出 page images could not be listed: {exc.en}")
+    return DocumentReport("ofd", signatures, unsigned, tuple(images), tuple(notes))
 
 
 def _listed(package: Package, path: str) -> list[_Listed]:
