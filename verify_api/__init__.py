@@ -11,7 +11,7 @@ from flask_limiter import HeaderNames, Limiter
 
 from keys.algorithms import PrivateKey
 
-from . import errors, logs, metrics
+from . import errors, keyspace, logs, metrics
 from .config import Config
 from .scanlog import ScanLog
 from .services import Services, client_address
@@ -56,7 +56,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     feed_key = PrivateKey.from_pem(config.feed_key_path.read_bytes()) if config.feed_key_path.exists() else None
     limiter = Limiter(
         key_func=client_address, app=app, storage_uri=_limits_uri(redis_url),
-        storage_options={"socket_timeout": config.redis_timeout}, key_prefix="crane-limits",
+        storage_options={"socket_timeout": config.redis_timeout}, key_prefix=keyspace.LIMITER_PREFIX,
         strategy="moving-window", headers_enabled=True, swallow_errors=True,
         in_memory_fallback_enabled=True, header_name_mapping={HeaderNames.RETRY_AFTER: LIMIT_RETRY_AFTER},
     )

@@ -19,6 +19,7 @@ Flask-Limiter's counters are its own single-key entries (`LIMITS:LIMITER/crane-l
 from __future__ import annotations
 
 PREFIX = "crane"
+LIMITER_PREFIX = "crane-limits"  # Flask-Limiter makes its counters' keys itself, under this prefix
 
 
 def certificate(registration_no: str) -> str:
