@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 
 from keys.algorithms import Alg, PrivateKey
-from keys.documents import SignatureFormat, verify_document
+from keys.documents import SignatureFormat, gm, verify_document
 from keys.documents import der as d
-from keys.documents import gm
 from keys.documents.layout import QR_MM, certificate_ofd, seal_picture
 from keys.documents.seal_keys import make_seal_certificate, make_seal_root
 from keys.documents.sealing import SealSpec, seal_ofd, write_package
