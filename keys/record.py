@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from .errors import IdentifierError, RecordError
@@ -28,14 +30,26 @@ class Category(StrEnum):
     @property
     def code(self) -> int:
         """The small integer the signed payload carries."""
-        return list(Category).index(self) + 1
+        return CATEGORY_CODES[self]
 
     @classmethod
     def from_code(cls, code: int) -> Category:
-        members = list(cls)
-        if not isinstance(code, int) or not 1 <= code <= len(members):
+        found = _CATEGORY_BY_CODE.get(code) if isinstance(code, int) and not isinstance(code, bool) else None
+        if found is None:
             raise ValueError(f"unknown equipment category code {code!r}")
-        return members[code - 1]
+        return found
+
+
+# Signed codes carry these numbers for as long as they are in use: a number, once given, means its
+# category for good. A new category takes the next unused number; none is renumbered or reused.
+# docs/test-vectors/categories.json publishes the table and tests/keys/test_vectors.py pins it.
+CATEGORY_CODES: Mapping[Category, int] = MappingProxyType({
+    Category.TOWER_CRANE: 1,
+    Category.CONSTRUCTION_HOIST: 2,
+    Category.MATERIAL_HOIST: 3,
+    Category.GANTRY_CRANE: 4,
+})
+_CATEGORY_BY_CODE: Mapping[int, Category] = MappingProxyType({code: c for c, code in CATEGORY_CODES.items()})
 
 
 _CATEGORY_ZH = {

@@ -21,17 +21,20 @@ from tongsuopy.crypto.asymciphers import ec as gm_ec
 
 from keys import payload
 from keys.algorithms import Alg, PublicKey
-from keys.answer import SignatureResult
+from keys.answer import Answer, SignatureResult, State
 from keys.errors import TrustListError
 from keys.payload import Claims, Malformed, b32decode, inflate, parse_cose, unprefix, verify_at
-from keys.record import Record
+from keys.record import CATEGORY_CODES, Category, Record
 from keys.trustlist import SignedTrustList
+from keys.verdict import answer_code
 
 from . import vectors
+from .verdict_vectors import VERDICTS_FILE, VectorRegistry
 
 DIR = vectors.OUT_DIR
 STAGES = ("unprefix", "base32", "cose", "signature", "inflate", "claims")
-SUPPORT_FILES = {vectors.TRUST_LIST_FILE, vectors.KEYS_FILE, vectors.INDEX_FILE, vectors.ROTATION_FILE}
+SUPPORT_FILES = {vectors.TRUST_LIST_FILE, vectors.KEYS_FILE, vectors.INDEX_FILE, vectors.ROTATION_FILE,
+                 VERDICTS_FILE, vectors.CATEGORIES_FILE}
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
 
@@ -279,3 +282,59 @@ def test_regeneration_reproduces_the_ed25519_vectors_byte_for_byte():
 
 def test_regeneration_reusing_stored_signatures_reproduces_every_file():
     assert vectors.generate(vectors.Signer.from_vectors(DIR)) == _on_disk()
+
+
+# --- category codes ---------------------------------------------------------------------------------
+
+# Written out here, not derived: QR codes already printed carry these numbers.
+PRINTED_CATEGORY_CODES = {1: "tower_crane", 2: "construction_hoist", 3: "material_hoist", 4: "gantry_crane"}
+
+
+def test_category_codes_never_move():
+    assert {code: category.value for category, code in CATEGORY_CODES.items()} == PRINTED_CATEGORY_CODES
+    assert {Category.from_code(code).value for code in PRINTED_CATEGORY_CODES} == set(Category)
+    assert all(Category(name).code == code for code, name in PRINTED_CATEGORY_CODES.items())
+    published = _load(vectors.CATEGORIES_FILE)["categories"]
+    assert {c["code"]: c["category"] for c in published} == PRINTED_CATEGORY_CODES
+    assert {c["category"]: c["zh"] for c in published} == {c.value: c.zh for c in Category}
+    for unknown in (0, 5, -1, True):
+        with pytest.raises(ValueError):
+            Category.from_code(unknown)
+
+
+# --- verdicts -----------------------------------------------------------------------------------------
+
+VERDICTS = _load(VERDICTS_FILE)
+CASES = {case["name"]: case for case in VERDICTS["cases"]}
+
+
+def test_verdict_cases_cover_every_signature_result_and_state_online_and_offline():
+    for mode in ("online", "offline"):
+        cases = [c for c in CASES.values() if c["mode"] == mode]
+        assert {c["expected"]["signature"] for c in cases} == {r.value for r in SignatureResult}, mode
+        # Offline data keeps no payloads, so no offline case can find a paper certificate for a code.
+        states = {s.value for s in State} - ({State.PAPER_LEGACY.value} if mode == "offline" else set())
+        assert {c["expected"]["state"] for c in cases} == states, mode
+    assert {c["expected"]["ok"] for c in CASES.values()} == {True, False}
+
+
+def test_verdict_cases_use_the_vector_trust_list():
+    data = (DIR / VERDICTS["trust_list"]["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == VERDICTS["trust_list"]["sha256"]
+    assert VERDICTS["root_public_key"] == _load(vectors.KEYS_FILE)["keys"][0]["public_key"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_verdict_case(name):
+    case = CASES[name]
+    trust = SignedTrustList.loads((DIR / VERDICTS["trust_list"]["file"]).read_bytes()).verify(
+        PublicKey.from_spki(base64.b64decode(VERDICTS["root_public_key"])))
+    answer = answer_code(case["qr_text"], trust, VectorRegistry(case["registry"]), datetime.fromisoformat(case["now"]))
+    body = answer.to_json()
+    expected = case["expected"]
+    assert (body["signature"]["result"], body["status"]["state"], body["verdict"]["ok"]) == \
+        (expected["signature"], expected["state"], expected["ok"])
+    assert body["verdict"] == expected["verdict"]
+    assert body == expected["answer"]
+    # The scanner reads the service's answers back: every expected answer parses to itself.
+    assert Answer.from_json(expected["answer"]).to_json() == expected["answer"]

@@ -60,7 +60,7 @@ from keys.payload import (
     unprefix,
     verify_at,
 )
-from keys.record import Category, Record
+from keys.record import CATEGORY_CODES, Category, Record
 from keys.samples import CITIES, authority_credit_code, issuer_json, sample_record
 from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 
@@ -70,6 +70,7 @@ TRUST_LIST_FILE = "trust-list.json"
 KEYS_FILE = "keys.json"
 INDEX_FILE = "index.json"
 ROTATION_FILE = "trust-list-rotation.json"
+CATEGORIES_FILE = "categories.json"
 
 KEY_LABEL_PREFIX = b"crane-verify test vector key: "
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -634,6 +635,15 @@ def rotation_doc() -> dict[str, Any]:
     }
 
 
+def categories_doc() -> dict[str, Any]:
+    return {"vector_format": VECTOR_FORMAT,
+            "description": "The equipment category codes the signed payload carries (claim 5 of the certificate "
+                           "map). A code, once given, keeps its category for good; a new category takes the next "
+                           "unused code.",
+            "categories": [{"code": code, "category": category.value, "zh": category.zh}
+                           for category, code in sorted(CATEGORY_CODES.items(), key=lambda item: item[1])]}
+
+
 def dump(doc: Any) -> bytes:
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
 
@@ -654,6 +664,11 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
                                          "with them. Never trust them outside tests.",
                               "label_prefix": KEY_LABEL_PREFIX.decode(),
                               "keys": [key_doc(s) for s in (ROOT, NEXT_ROOT, *KEY_SPECS)]})}
+    # Imported here: the verdict cases are built from this module's keys, records and times.
+    from .verdict_vectors import VERDICTS_FILE, verdicts_doc
+
+    files[VERDICTS_FILE] = dump(verdicts_doc(sys.modules[__name__], trust, trust_sha256, key_doc(ROOT)["public_key"]))
+    files[CATEGORIES_FILE] = dump(categories_doc())
     index = []
     for vector in vectors:
         doc = vector_doc(vector, trust, trust_sha256)
@@ -661,7 +676,8 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
         index.append({"file": f"{vector.name}.json", "signature": doc["expected"]["signature"],
                       "refused_at": doc["expected"]["refused_at"], "deterministic": doc["deterministic"]})
     files[INDEX_FILE] = dump({"vector_format": VECTOR_FORMAT, "trust_list": TRUST_LIST_FILE, "keys": KEYS_FILE,
-                              "stages": list(STAGES), "vectors": index, "trust_list_vectors": [ROTATION_FILE]})
+                              "stages": list(STAGES), "vectors": index, "trust_list_vectors": [ROTATION_FILE],
+                              "verdict_vectors": VERDICTS_FILE, "categories": CATEGORIES_FILE})
     return files
 
 
