@@ -15,7 +15,7 @@ const NOT_IN_DATA = "离线数据中没有这两个编号，请联网查询 / th
 const NOT_FOUND = "未查询到登记信息，请核对使用登记编号和产权备案编号 / no certificate with these numbers";
 
 export class Checker {
-  /** offline(): the current {trust, data} or null; settled(): resolves when a running sync has finished. */
+  /** offline(): the current {trust, source} or null; settled(): resolves once a running sync has finished. */
   constructor({ offline, settled, maxAgeMs, now = () => Date.now() }) {
     this.offline = offline;
     this.settled = settled;
@@ -25,7 +25,7 @@ export class Checker {
 
   /** -> {answer, mode: "online"|"offline", ageSeconds, notes, clockBehind} */
   async check(text) {
-    const local = await this.#local((o, now) => answerOffline(text, o.trust, o.data, now, { maxAgeMs: this.maxAgeMs }));
+    const local = await this.#local((o, now) => answerOffline(text, o.trust, o.source, now, { maxAgeMs: this.maxAgeMs() }));
     const online = await this.#ask("/api/v1/verify", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ qr: text }) });
     if (online && online.status === 200) return secondOpinion(online.answer, local);
@@ -36,8 +36,8 @@ export class Checker {
   }
 
   async lookup(registrationNo, recordNo) {
-    const local = await this.#local((o, now) => answerOfflineByNumbers(registrationNo, recordNo, o.data, now,
-      { maxAgeMs: this.maxAgeMs, trustList: o.trust }));
+    const local = await this.#local((o, now) => answerOfflineByNumbers(registrationNo, recordNo, o.trust, o.source, now,
+      { maxAgeMs: this.maxAgeMs() }));
     const path = `/api/v1/certificates/${encodeURIComponent(registrationNo)}?record_no=${encodeURIComponent(recordNo)}`;
     const online = await this.#ask(path, { method: "GET" });
     if (online && online.status === 200) return { answer: online.answer, mode: "online", ageSeconds: local ? local.ageSeconds : null, notes: [], clockBehind: false };

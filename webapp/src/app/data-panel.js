@@ -1,22 +1,20 @@
 // The data panel: what the offline answers rest on, how old it is, and a button to refresh it.
 import { $, age, bi, h, when } from "./dom.js";
 
-export function renderDataPanel({ trust, data, lastSync, persisted, usage, maxAgeMs, now }) {
+export function renderDataPanel({ trust, dataTime, count, lastSync, persisted, usage, maxAgeMs, now }) {
   const facts = [];
   const fact = (zh, en, value) => facts.push(h("div", { class: "fact" }, h("dt", {}, ...bi(zh, en)), h("dd", {}, value)));
   const warning = $("#data-warning");
   warning.hidden = true;
-  if (!trust || !data) {
+  if (!trust || dataTime === null) {
     fact("状态", "State", bi("尚未同步", "Not synced yet"));
   } else {
     fact("信任列表", "Trust list", `第 ${trust.serial} 号 · 根密钥 ${trust.root.kid}`);
     fact("发证机关", "Issuers", trust.issuers.map((i) => `${i.name} (${i.code})`).join("，"));
-    fact("证书条目", "Entries", String(data.count));
-    const ageMs = data.age(now);
-    if (data.generatedAt !== null) {
-      const [zh, en] = age(ageMs / 1000);
-      fact("数据截至", "Data as of", [when(data.generatedAt), " ", h("span", { class: "en", lang: "en" }, `(${zh} · ${en})`)]);
-    }
+    fact("证书条目", "Entries", String(count));
+    const ageMs = now - dataTime;
+    const [zh, en] = age(ageMs / 1000);
+    fact("数据截至", "Data as of", [when(dataTime), " ", h("span", { class: "en", lang: "en" }, `(${zh}前 · ${en} ago)`)]);
     if (ageMs > maxAgeMs) {
       warning.hidden = false;
       warning.replaceChildren(...bi("离线数据已过期，离线核验的状态将显示为“状态未知”。请联网同步。",

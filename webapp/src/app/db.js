@@ -1,6 +1,8 @@
 // The phone's offline data in IndexedDB: the signed trust list and the pin it was checked against, every
-// signed feed page as received, and the folded state (the core's OfflineData) with its cursor. A page and
-// the state it produced are written in one transaction, so an interrupted sync resumes from the cursor.
+// signed feed page as received, one row per certificate version folded from them (the core's foldEntry),
+// and the feed position {cursor, generatedAt}. A page, its rows and the new position are written in one
+// transaction: an interrupted sync resumes from the cursor, and nothing half-applied is ever read.
+import { OfflineData, foldEntry } from "../core/index.js";
 
 const NAME = "crane-scan";
 const VERSION = 1;
@@ -25,9 +27,9 @@ export class OfflineStore {
     const request = indexedDB.open(NAME, VERSION);
     request.onupgradeneeded = () => {
       const db = request.result;
-      db.createObjectStore("meta");   // trust document, pin, sync times
-      db.createObjectStore("pages");  // signed feed pages, keyed by the cursor they answer
-      db.createObjectStore("state");  // "offline": OfflineData.toJSON()
+      db.createObjectStore("meta"); // trust document, pin, feed position, sync times
+      db.createObjectStore("pages"); // signed feed pages, keyed by the cursor they answer
+      db.createObjectStore("rows", { keyPath: ["registration_no", "version"] });
     };
     return new OfflineStore(await done(request));
   }
@@ -47,21 +49,42 @@ export class OfflineStore {
     return committed(tx);
   }
 
-  async offlineState() {
-    return done(this.db.transaction("state").objectStore("state").get("offline"));
-  }
-
-  /** One verified page and the state folded from it, together or not at all. */
-  async storePage(since, signedPage, stateJson, meta) {
-    const tx = this.db.transaction(["pages", "state", "meta"], "readwrite");
+  /** Stores one verified page: the signed document, its entries folded into the rows, the new position. */
+  async storePage(since, signedPage, entries, position) {
+    const tx = this.db.transaction(["pages", "rows", "meta"], "readwrite");
     tx.objectStore("pages").put(signedPage, since);
-    tx.objectStore("state").put(stateJson, "offline");
-    for (const [key, value] of Object.entries(meta)) tx.objectStore("meta").put(value, key);
+    tx.objectStore("meta").put(position, "position");
+    const rows = tx.objectStore("rows");
+    // Entries of one version fold in feed order; each version's stored row is read once.
+    const byKey = new Map();
+    for (const entry of entries) {
+      const key = `${entry.registration_no}\u0000${entry.version}`;
+      if (!byKey.has(key)) byKey.set(key, []);
+      byKey.get(key).push(entry);
+    }
+    for (const group of byKey.values()) {
+      const read = rows.get([String(group[0].registration_no), Number(group[0].version)]);
+      read.onsuccess = () => rows.put(group.reduce((row, entry) => foldEntry(row, entry), read.result || null));
+    }
     return committed(tx);
   }
 
-  async pageCount() {
-    return done(this.db.transaction("pages").objectStore("pages").count());
+  /** What the core's offline answers read: dataTime, get(registrationNo, version), latest(registrationNo). */
+  async source() {
+    const position = await this.meta("position");
+    if (!position) return null;
+    const rows = () => this.db.transaction("rows").objectStore("rows");
+    return {
+      position,
+      dataTime: OfflineData.fromJSON(position).dataTime, // the core's reading of the signed generated_at
+      get: async (registrationNo, version) => (await done(rows().get([registrationNo, version]))) || null,
+      latest: async (registrationNo) => {
+        const range = IDBKeyRange.bound([registrationNo, -Infinity], [registrationNo, Infinity]);
+        const cursor = await done(rows().openCursor(range, "prev"));
+        return cursor ? cursor.value : null;
+      },
+      count: async () => done(rows().count()),
+    };
   }
 }
 

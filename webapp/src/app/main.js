@@ -19,7 +19,7 @@ const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const SYNC_WAIT_MS = 15000; // a code scanned during a sync waits for its data this long at most
 
 const app = {
-  opened: null, config: null, store: null, trust: null, data: null, persisted: false, syncing: null, workerReady: false,
+  opened: null, config: null, store: null, trust: null, source: null, persisted: false, syncing: null, workerReady: false,
   synced: false, camera: null, loop: null, view: null, checker: null,
 };
 
@@ -48,9 +48,8 @@ async function loadStored() {
       app.trust = null; // a stored list that no longer checks is not used; the next sync replaces it
     }
   }
-  const saved = await app.store.offlineState();
-  app.data = saved ? OfflineData.fromJSON(saved) : null;
-  app.synced = Boolean(app.trust && app.data && (await app.store.meta("last_sync")));
+  app.source = await app.store.source();
+  app.synced = Boolean(app.trust && app.source && (await app.store.meta("last_sync")));
 }
 
 async function syncNow() {
@@ -65,7 +64,7 @@ async function syncNow() {
         onPage: ({ entries }) => say(message, `正在同步… ${entries} 条`, `Syncing… ${entries} entries`),
       });
       app.trust = result.trust;
-      app.data = result.data;
+      app.source = await app.store.source();
       app.synced = true;
       say(message, `同步完成：${result.entries} 条新记录`, `Synced: ${result.entries} new entries`);
     } catch (error) {
@@ -81,8 +80,9 @@ async function syncNow() {
 
 async function refreshPanel() {
   renderDataPanel({
-    trust: app.trust, data: app.data, lastSync: await app.store.meta("last_sync"), persisted: app.persisted,
-    usage: await storageUsed(), maxAgeMs: maxAgeMs(), now: Date.now(),
+    trust: app.trust, dataTime: app.source ? app.source.dataTime : null, count: app.source ? await app.source.count() : 0,
+    lastSync: await app.store.meta("last_sync"), persisted: app.persisted, usage: await storageUsed(),
+    maxAgeMs: maxAgeMs(), now: Date.now(),
   });
 }
 
@@ -263,7 +263,7 @@ async function main() {
     $("#viewfinder").dataset.camera = "frozen";
     checkText(text);
   });
-  app.checker = new Checker({ offline: () => (app.trust && app.data ? { trust: app.trust, data: app.data } : null),
+  app.checker = new Checker({ offline: () => (app.trust ? { trust: app.trust, source: app.source || OfflineData.empty() } : null),
     settled, maxAgeMs });
   wireCameraControls();
   wireInputs(decoder);

@@ -1,7 +1,7 @@
 // Sync, as `crane-scan sync` does: the trust list first, checked against the pinned root (the pin comes with
 // the app from the service's configuration on the first sync and moves only along a cross-signed rotation),
 // then the status feed from the stored cursor, every page's signature checked before anything is stored.
-import { OfflineData, checkFeedPage, checkTrustListUpdate, verifyFeedPage } from "../core/index.js";
+import { advanceFeed, checkTrustListUpdate, verifyFeedPage } from "../core/index.js";
 import { fetchWithin } from "./net.js";
 
 const PAGE = 5000;
@@ -13,7 +13,7 @@ async function fetchText(url) {
   return response.text();
 }
 
-/** -> {trust, data, pages, entries}; throws on network failure or refused data (nothing refused is stored). */
+/** -> {trust, pages, entries}; throws on a network failure or refused data (nothing refused is stored). */
 export async function sync(store, config, { now = () => Date.now(), onPage = () => {} } = {}) {
   const started = now();
   const pin = (await store.meta("pin")) || config.root.spki;
@@ -22,23 +22,21 @@ export async function sync(store, config, { now = () => Date.now(), onPage = () 
   const trust = await checkTrustListUpdate(document, pin, storedDocument);
   await store.setMeta({ trust: document, pin: trust.root.publicKey, trust_serial: trust.serial });
 
-  const saved = await store.offlineState();
-  let data = saved ? OfflineData.fromJSON(saved) : OfflineData.empty();
+  let position = (await store.meta("position")) || null;
   let pages = 0;
   let entries = 0;
   for (;;) {
-    const since = data.cursor;
-    const text = await fetchText(`/api/v1/status-feed?since=${encodeURIComponent(since)}&limit=${PAGE}`);
-    const signed = JSON.parse(text);
+    const since = position ? position.cursor : "0";
+    const signed = JSON.parse(await fetchText(`/api/v1/status-feed?since=${encodeURIComponent(since)}&limit=${PAGE}`));
     const page = await verifyFeedPage(signed, trust);
-    const checked = checkFeedPage(page, since);
-    data = data.acceptPage(page, since);
+    const advanced = advanceFeed(position, page, since);
+    position = { cursor: advanced.cursor, generatedAt: advanced.generatedAt };
+    await store.storePage(since, signed, advanced.entries, position);
     pages += 1;
-    entries += checked.entries.length;
-    await store.storePage(since, signed, data.toJSON(), { cursor: data.cursor });
+    entries += advanced.entries.length;
     onPage({ pages, entries });
-    if (!checked.more) break;
+    if (!advanced.more) break;
   }
   await store.setMeta({ last_sync: now(), last_sync_started: started });
-  return { trust, data, pages, entries };
+  return { trust, pages, entries };
 }
