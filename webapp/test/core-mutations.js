@@ -5,7 +5,7 @@ export const VALID = ["valid-ed25519.json", "valid-es256.json", "valid-sm2.json"
   "valid-full-licence-id.json", "valid-lowercase-url.json"].map(readVector);
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abz019:/.?#= \t\n\u3000\u00e9\u{1f600}\ud800";
 
-function prng(seed) {
+export function prng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

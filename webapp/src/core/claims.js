@@ -32,10 +32,10 @@ export const CATEGORIES = Object.freeze([
 
 const DAY_MS = 86_400_000;
 // Python's datetime and date hold years 1-9999.
-const MIN_SECONDS = -62_135_596_800;
-const MAX_SECONDS = 253_402_300_799;
-const MIN_DAYS = -719_162;
-const MAX_DAYS = 2_932_896;
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+const MIN_DAYS = -719_162n;
+const MAX_DAYS = 2_932_896n;
 
 /** A claim that breaks a rule of the format; worded as Python words it, after "claims: ". */
 class ClaimError extends Error {}
@@ -65,16 +65,67 @@ function typed(obj, key, kind, ...fallback) {
   return value;
 }
 
-function signingTime(seconds) {
-  if (typeof seconds === "bigint" || seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
-    throw new ClaimError(`year is out of range`);
+const isCont = (b) => b >= 0x80 && b < 0xc0;
+
+/** CPython's UnicodeDecodeError text for the first bad UTF-8 sequence, so a refusal reads as Python's. */
+function utf8Error(bytes) {
+  const fail = (start, length, why) => {
+    const where = length === 1 ? `byte 0x${bytes[start].toString(16).padStart(2, "0")} in position ${start}`
+      : `bytes in position ${start}-${start + length - 1}`;
+    return `'utf-8' codec can't decode ${where}: ${why}`;
+  };
+  for (let i = 0; i < bytes.length;) {
+    const ch = bytes[i];
+    const need = ch < 0x80 ? 1 : ch < 0xc2 ? 0 : ch < 0xe0 ? 2 : ch < 0xf0 ? 3 : ch < 0xf5 ? 4 : 0;
+    if (need === 0) return fail(i, 1, "invalid start byte");
+    // The second byte's range also rules out overlong forms, surrogates and code points past U+10FFFF.
+    const secondOk = (b) => isCont(b) && !(need === 3 && (b < 0xa0 ? ch === 0xe0 : ch === 0xed)) &&
+      !(need === 4 && (b < 0x90 ? ch === 0xf0 : ch === 0xf4));
+    for (let k = 1; k < need; k++) {
+      if (i + k >= bytes.length) return fail(i, bytes.length - i, "unexpected end of data");
+      if (!(k === 1 ? secondOk(bytes[i + k]) : isCont(bytes[i + k]))) return fail(i, k, "invalid continuation byte");
+    }
+    i += need;
   }
-  return seconds * 1000;
+  return "'utf-8' codec can't decode the registration number";
 }
 
+const INT32_MIN = -(2n ** 31n);
+const INT32_MAX = 2n ** 31n - 1n;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** The proleptic Gregorian year of a day count since 1970-01-01 (H. Hinnant's civil_from_days). */
+function yearOfDays(days) {
+  const z = days + 719468n;
+  const era = (z >= 0n ? z : z - 146096n) / 146097n;
+  const doe = z - era * 146097n;
+  const yoe = (doe - doe / 1460n + doe / 36524n - doe / 146096n) / 365n;
+  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
+  const mp = (5n * doy + 2n) / 153n;
+  return yoe + era * 400n + (mp >= 10n ? 1n : 0n);
+}
+
+const floorDiv = (a, b) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+const wrap32 = (v) => BigInt.asIntN(32, v);
+
+/** datetime.fromtimestamp(seconds, UTC), worded as CPython refuses what it cannot hold (years 1-9999). */
+function signingTime(seconds) {
+  const t = BigInt(seconds);
+  if (t >= MIN_SECONDS && t <= MAX_SECONDS) return Number(t) * 1000;
+  if (t < INT64_MIN || t > INT64_MAX) throw new ClaimError("timestamp out of range for platform time_t");
+  const year = yearOfDays(floorDiv(t, 86400n));
+  if (year - 1900n < INT32_MIN || year - 1900n > INT32_MAX) throw new ClaimError("[Errno 75] Value too large for defined data type");
+  throw new ClaimError(`year ${wrap32(year)} is out of range`);
+}
+
+/** _EPOCH + timedelta(days=days), worded as CPython refuses it. */
 function dayCount(days) {
-  if (typeof days === "bigint" || days < MIN_DAYS || days > MAX_DAYS) throw new ClaimError("date value out of range");
-  return days;
+  const d = BigInt(days);
+  if (d >= MIN_DAYS && d <= MAX_DAYS) return Number(d);
+  if (d < INT32_MIN || d > INT32_MAX) throw new ClaimError("Python int too large to convert to C int");
+  if (d < -999_999_999n || d > 999_999_999n) throw new ClaimError(`days=${d}; must have magnitude <= 999999999`);
+  throw new ClaimError("date value out of range");
 }
 
 function category(code) {
@@ -90,12 +141,12 @@ export function readClaims(payload) {
   const cert = claims instanceof Map ? claims.get(CERT) : undefined;
   if (!(cert instanceof Map)) throw new Malformed("claims are not a map with the certificate claim");
   try {
+    const cti = typed(claims, CTI, "bytes");
     let registrationNo;
     try {
-      registrationNo = fromUtf8(typed(claims, CTI, "bytes"));
-    } catch (exc) {
-      if (exc instanceof ClaimError) throw exc;
-      throw new ClaimError("'utf-8' codec can't decode the registration number");
+      registrationNo = fromUtf8(cti);
+    } catch {
+      throw new ClaimError(utf8Error(cti));
     }
     const result = {
       issuerCode: typed(claims, ISS, "str"),
