@@ -98,6 +98,19 @@ def test_correction_supersedes_the_old_version(store: Store) -> None:
     assert feed == [(1, State.VALID, None), (1, State.SUPERSEDED, 2), (2, State.VALID, None)]
 
 
+@pytest.mark.parametrize(("state", "outcome"), [(State.SUSPENDED, Outcome.CREATED), (State.REVOKED, Outcome.REFUSED),
+                                                (State.ENDED, Outcome.REFUSED)])
+def test_only_a_certificate_in_force_or_suspended_is_corrected(store: Store, state: State, outcome: Outcome) -> None:
+    raw = record(8)
+    reg = raw["registration_no"]
+    store.register(raw, qr(raw), ACTOR, NOW)
+    store.change_status(reg, state, "x", ACTOR, NOW, issuer="210100")
+    v2 = {**raw, "version": 2}
+    change = store.correct(v2, qr(v2), "position corrected", ACTOR, NOW, issuer="210100")
+    assert change.outcome is outcome
+    assert store.get(reg).version == (2 if outcome is Outcome.CREATED else 1)
+
+
 def test_feed_keeps_the_order_of_changes_across_shards(store: Store, backend) -> None:
     raws = [record(100 + i, city=i % 3) for i in range(40)]
     expected = []
