@@ -117,13 +117,12 @@ class Phone:
         return self.page.locator("#verdict").evaluate("e => ({...e.dataset, word: e.querySelector('.word').textContent})")
 
     def offline_ready(self) -> None:
-        self.page.wait_for_function("document.documentElement.dataset.offlineReady === 'true'",
-                                    timeout=VERDICT_TIMEOUT_MS)
+        self.page.wait_for_selector("html[data-offline-ready=true]", state="attached", timeout=VERDICT_TIMEOUT_MS)
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, full_page: bool = False) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / name
-        self.page.screenshot(path=str(path))
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def close(self) -> None:

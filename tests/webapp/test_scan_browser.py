@@ -1,0 +1,123 @@
+"""The phone app in headless Chromium, its fake camera showing a demo QR code, the service online.
+
+Each test launches a phone on a fresh persistent profile; the camera file shows the code the test is about.
+What the inspector reads (the verdict's words) and what tests and assistive technology read (#verdict's
+data-state, data-signature, data-mode, data-final) are both checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import by_state, tampered
+
+pytestmark = pytest.mark.browser
+
+
+def assert_verdict_on_first_screen(page) -> None:
+    box = page.locator("#verdict").bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"], box
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+def test_valid_code_from_the_camera(service, launch):
+    cert = by_state(service.manifest(), "valid")
+    phone = launch(cert["qr_text"])
+    response = phone.open(service.url)
+    assert "'wasm-unsafe-eval'" in response.headers["content-security-policy"]
+    verdict = phone.verdict()
+    assert verdict["state"] == "valid" and verdict["signature"] == "valid" and verdict["mode"] == "online"
+    assert verdict["word"] == "有效"
+    page = phone.page
+    assert page.locator("#verdict").get_attribute("role") == "status"
+    assert page.locator("#verdict svg[data-icon=check]").is_visible()
+    # the two numbers of the crane's plate, large, each with its own buttons
+    assert page.locator(".plate .key[data-field=record_no] dd").inner_text() == cert["record_no"]
+    assert page.locator(".plate .key[data-field=factory_serial] dd").is_visible()
+    assert_verdict_on_first_screen(page)
+    phone.shot("scan-valid.png")
+    # the fake camera offers no torch and no zoom: their controls stay hidden, scanning went on regardless
+    assert page.locator("#torch").is_hidden()
+    assert page.locator("#zoom-control").is_hidden()
+    # a plate that says otherwise turns the verdict to ✖
+    page.locator(".plate .key[data-field=record_no] button.no").click()
+    assert page.locator("#verdict .word").inner_text() == "与铭牌不一致"
+    assert page.locator("#verdict").get_attribute("data-ok") == "false"
+    assert page.locator("#verdict svg[data-icon=cross]").is_visible()
+    phone.shot("scan-plate-mismatch.png")
+    page.locator(".plate .key[data-field=record_no] button.no").click()  # undone: valid again
+    assert page.locator("#verdict .word").inner_text() == "有效"
+    assert phone.problems == []
+
+
+def test_installable_and_ready_offline(service, launch):
+    phone = launch(by_state(service.manifest(), "valid")["qr_text"])
+    phone.open(service.url)
+    phone.offline_ready()  # trust list and feed synced, worker active with the shell and decoder cached
+    cdp = phone.context.new_cdp_session(phone.page)
+    assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    assert phone.page.evaluate("navigator.serviceWorker.controller !== null")  # claimed on the first load
+    panel = phone.page.locator("#data-panel")
+    panel.scroll_into_view_if_needed()
+    assert "第 1 号" in panel.inner_text() and "沈阳市城乡建设局" in panel.inner_text()
+    phone.shot("scan-full-page.png", full_page=True)
+    assert phone.problems == []
+
+
+@pytest.mark.parametrize(("state", "word"), [("ended", "已终止"), ("revoked", "已撤销"),
+                                             ("superseded", "已被新版本替代")])
+def test_ended_revoked_superseded(service, launch, state, word):
+    phone = launch(by_state(service.manifest(), state)["qr_text"])
+    phone.open(service.url)
+    verdict = phone.verdict()
+    assert (verdict["state"], verdict["signature"], verdict["mode"], verdict["word"]) == (state, "valid", "online", word)
+    assert phone.page.locator("#verdict svg[data-icon=cross]").is_visible()
+    assert_verdict_on_first_screen(phone.page)
+    phone.shot(f"scan-{state}.png")
+    assert phone.problems == []
+
+
+def test_one_character_changed_reads_signature_invalid(service, launch):
+    phone = launch(tampered(service, by_state(service.manifest(), "valid")["qr_text"]))
+    phone.open(service.url)
+    verdict = phone.verdict()
+    assert verdict["signature"] == "invalid" and verdict["word"] == "签名无效"
+    assert verdict["ok"] == "false"
+    assert_verdict_on_first_screen(phone.page)
+    phone.shot("scan-invalid.png")
+    assert phone.problems == []
+
+
+def test_a_code_that_is_not_ours(service, launch):
+    phone = launch("HTTPS://EXAMPLE.COM/HELLO")
+    phone.open(service.url)
+    verdict = phone.verdict()
+    assert verdict["signature"] == "malformed" and verdict["state"] == "unknown" and verdict["word"] == "无法识别"
+    phone.shot("scan-not-ours.png")
+    assert phone.problems == []
+
+
+def test_typed_text_and_lookup_by_numbers(service, launch):
+    manifest = service.manifest()
+    phone = launch(by_state(manifest, "valid")["qr_text"])
+    page = phone.page
+    phone.open(service.url)
+    phone.verdict()
+    # a hardware scanner types the text and Enter
+    page.locator("#text").fill(by_state(manifest, "revoked")["qr_text"])
+    page.locator("#text").press("Enter")
+    assert phone.verdict()["state"] == "revoked"
+    # a paper certificate, by its two numbers
+    paper = next(c for c in manifest["certificates"] if c["expected_status"] == "paper_legacy")
+    page.locator("#registration_no").fill(paper["registration_no"])
+    page.locator("#record_no").fill(paper["record_no"])
+    page.locator("#lookup-form button[type=submit]").click()
+    verdict = phone.verdict()
+    assert (verdict["state"], verdict["signature"], verdict["mode"]) == ("paper_legacy", "not_applicable", "online")
+    assert verdict["word"] == "纸质证书"
+    phone.shot("scan-lookup-paper.png")
+    # numbers that do not belong together are not found, whichever is wrong
+    page.locator("#record_no").fill("辽A-T-99999")
+    page.locator("#lookup-form button[type=submit]").click()
+    assert phone.verdict()["state"] == "not_found"
+    assert phone.problems == []
