@@ -80,6 +80,8 @@ export function parseLicenceId(text) {
   if (mod3736Check(typeCode + issuer + serial + version) !== check) {
     throw new IdentifierError(`e-licence identifier ${text} fails its check character`);
   }
-  formatLicenceId(typeCode, issuer, serial, Number(version));
-  return Object.freeze({ typeCode, issuerCreditCode: issuer, serial, version: Number(version) });
+  return Object.freeze({
+    text: formatLicenceId(typeCode, issuer, serial, Number(version)), typeCode, issuerCreditCode: issuer, serial,
+    version: Number(version),
+  });
 }

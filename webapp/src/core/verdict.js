@@ -4,7 +4,8 @@
  * only one of them can say arrives as `unavailable(reason)`, so every answer is decided and worded here.
  *
  * A registry is {provenance: {source, dataTime}, entry(registrationNo, version), byLicence(licenceId)},
- * each lookup answering (or resolving to) an entry, unavailable(reason), or null for "no such certificate".
+ * each lookup answering (or resolving to) an entry, unavailable(reason), or null for "no such certificate";
+ * byLicence gets the parsed identifier {text (the whole identifier), typeCode, issuerCreditCode, serial, version}.
  * An entry: {registrationNo, version, state, match, reason, since, supersededBy, registeredAt, issuer,
  * certificate}, times as ISO 8601 text with offset; match is samePayload(qrText) or sameRecordNo(recordNo).
  */
