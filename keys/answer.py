@@ -209,7 +209,7 @@ class Answer:
         return answer
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "verdict": self.verdict.to_json(),
             "signature": self.signature.to_json(),
             "status": self.status.to_json(),

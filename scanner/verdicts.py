@@ -50,8 +50,7 @@ def mismatches(certificate: dict[str, Any] | None, expect: Expectations) -> tupl
     """Names of the expected fields this certificate states otherwise (or does not state)."""
     if not expect or not isinstance(certificate, dict):
         return ()
-    equipment = certificate.get("equipment") if isinstance(certificate.get("equipment"), dict) else {}
-    project = certificate.get("project") if isinstance(certificate.get("project"), dict) else {}
+    equipment, project = _section(certificate, "equipment"), _section(certificate, "project")
     found: list[str] = []
     if expect.record_no and _identifier(str(equipment.get("record_no") or "")) != _identifier(expect.record_no):
         found.append("record_no")
@@ -65,6 +64,11 @@ def mismatches(certificate: dict[str, Any] | None, expect: Expectations) -> tupl
         if not stated or not wanted or (wanted not in stated and stated not in wanted):
             found.append("project")
     return tuple(found)
+
+
+def _section(certificate: dict[str, Any], name: str) -> dict[str, Any]:
+    part = certificate.get(name)
+    return part if isinstance(part, dict) else {}
 
 
 def cross_check(answer: Answer, expect: Expectations) -> Answer:
