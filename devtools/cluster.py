@@ -173,7 +173,7 @@ class LocalCluster:
         """Every running node says cluster_state:ok, knows every running node as healthy, and every slot is
         served by a master whose replicas (as many as are running) are connected and in sync."""
         deadline = time.monotonic() + timeout
-        problem = "not checked"
+        problem: str | None = "not checked"
         while time.monotonic() < deadline:
             problem = self._not_ready()
             if problem is None:

@@ -219,8 +219,9 @@ class Registry(StorePart):
         if not meta:
             return
         latest = int(meta["latest"])
-        flags = {n: self.transport.read(lambda r, n=n: r.hget(keyspace.version(registration_no, n), "published"))
-                 for n in range(max(1, latest - 1), latest + 1)}
+        numbers = range(max(1, latest - 1), latest + 1)
+        flags = dict(zip(numbers, self.transport.read(
+            lambda r: [r.hget(keyspace.version(registration_no, n), "published") for n in numbers]), strict=True))
         if flags.get(latest) != "0" and flags.get(latest - 1) != "0":
             return
         last = self.transport.read(lambda r: r.lrange(keyspace.history(registration_no), -1, -1))

@@ -94,7 +94,8 @@ def connect(url: str, timeout: float = 1.0) -> redis.Redis | RedisCluster:
                                "decode_responses": True}
     if is_cluster_url(url):
         nodes, auth = cluster_nodes(url)
-        return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **auth, **options)
+        return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+                            username=auth.get("username"), password=auth.get("password"), **options)
     return redis.Redis.from_url(url, health_check_interval=5, **options)
 
 
