@@ -1,0 +1,95 @@
+"""With no signal: a phone that synced once opens the app from its cache and verifies from its own data.
+
+The module's service is stopped after the first sync, and every later launch is offline too (set_offline),
+with the same persistent profile: service worker, cache and IndexedDB are what a phone keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from .conftest import Phone, by_state, start_service, tampered
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def synced(built_app, playwright, tmp_path_factory):
+    """A profile that opened /scan/ online once (verdict given, data synced, shell cached); the service then stops."""
+    base = tmp_path_factory.mktemp("scan-offline")
+    service = start_service(base / "data")
+    try:
+        manifest = service.manifest()
+        codes = {"tampered": tampered(service, by_state(manifest, "valid")["qr_text"])}
+        phone = Phone(playwright, base / "profile", by_state(manifest, "valid")["qr_text"], base / "cameras")
+        try:
+            phone.open(service.url)
+            assert phone.verdict()["mode"] == "online"
+            phone.offline_ready()
+            synced_at = datetime.now(UTC)
+        finally:
+            phone.close()
+    finally:
+        service.stop()
+    return {"url": service.url, "manifest": manifest, "profile": base / "profile", "cameras": base / "cameras",
+            "codes": codes, "synced_at": synced_at}
+
+
+def offline_phone(playwright, synced, code: str, clock: datetime | None = None) -> Phone:
+    phone = Phone(playwright, synced["profile"], code, synced["cameras"])
+    phone.context.set_offline(True)
+    if clock is not None:
+        phone.page.clock.set_system_time(clock)
+    response = phone.open(synced["url"])
+    assert response is not None and response.ok  # answered by the service worker from its cache
+    return phone
+
+
+def test_revoked_reads_revoked_offline(playwright, synced):
+    phone = offline_phone(playwright, synced, by_state(synced["manifest"], "revoked")["qr_text"])
+    try:
+        verdict = phone.verdict()
+        assert (verdict["state"], verdict["signature"], verdict["mode"]) == ("revoked", "valid", "offline")
+        assert verdict["word"] == "已撤销"
+        assert "离线" in phone.page.locator("#verdict .badge").inner_text()  # offline, with the data's age
+        phone.shot("scan-offline-revoked.png")
+        assert phone.problems == []
+    finally:
+        phone.close()
+
+
+def test_another_valid_code_offline_and_a_changed_signature(playwright, synced):
+    valid = [c for c in synced["manifest"]["certificates"] if c["expected_status"] == "valid" and c.get("qr_text")]
+    phone = offline_phone(playwright, synced, valid[3]["qr_text"])
+    try:
+        verdict = phone.verdict()
+        assert (verdict["state"], verdict["signature"], verdict["mode"]) == ("valid", "valid", "offline")
+        phone.page.locator("#text").fill(synced["codes"]["tampered"])
+        phone.page.locator("#text").press("Enter")
+        verdict = phone.verdict()
+        assert (verdict["signature"], verdict["mode"], verdict["word"]) == ("invalid", "offline", "签名无效")
+        # a paper certificate by its two numbers, from the synced data
+        paper = next(c for c in synced["manifest"]["certificates"] if c["expected_status"] == "paper_legacy")
+        phone.page.locator("#registration_no").fill(paper["registration_no"])
+        phone.page.locator("#record_no").fill(paper["record_no"])
+        phone.page.locator("#lookup-form button[type=submit]").click()
+        verdict = phone.verdict()
+        assert (verdict["state"], verdict["mode"]) == ("paper_legacy", "offline")
+        assert phone.problems == []
+    finally:
+        phone.close()
+
+
+def test_data_older_than_the_limit_gives_unknown(playwright, synced):
+    eight_days_on = synced["synced_at"] + timedelta(days=8)
+    phone = offline_phone(playwright, synced, by_state(synced["manifest"], "valid")["qr_text"], clock=eight_days_on)
+    try:
+        verdict = phone.verdict()
+        assert (verdict["state"], verdict["signature"], verdict["mode"]) == ("unknown", "valid", "offline")
+        assert "过期" in phone.page.locator("#result").inner_text()  # says why: the data is out of date
+        phone.shot("scan-offline-stale.png")
+        assert phone.problems == []
+    finally:
+        phone.close()
