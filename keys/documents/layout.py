@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -81,10 +82,15 @@ class _Page:
                             f'<ofd:AbbreviatedData>M 0 0.5 L {width:g} 0.5</ofd:AbbreviatedData></ofd:PathObject>')
 
 
-def certificate_ofd(record: Record, qr_text: str) -> bytes:
-    """The unsealed OFD of one certificate."""
-    qr = io.BytesIO()
-    segno.make(qr_text, error="m", micro=False).save(qr, kind="png", scale=8, border=4)
+def qr_png(qr_text: str) -> bytes:
+    """The QR as `crane-keys issue` draws it (error correction M), 5 pixels a module."""
+    out = io.BytesIO()
+    segno.make(qr_text, error="m", micro=False).save(out, kind="png", scale=5, border=4)
+    return out.getvalue()
+
+
+def certificate_ofd(record: Record, qr_text: str, qr_image: bytes | None = None) -> bytes:
+    """The unsealed OFD of one certificate; `qr_image` (PNG) saves encoding the QR again (most of the cost)."""
     page = _Page(first_id=10)
     page.text(30, 18, "建筑起重机械使用登记证书", 9, width=150)
     page.text(62, 31, "Construction Crane Use Registration Certificate", 4, width=120)
@@ -126,7 +132,7 @@ def certificate_ofd(record: Record, qr_text: str) -> bytes:
         "Doc_0/Pages/Page_0/Content.xml": _xml(
             f'<ofd:Page xmlns:ofd="{OFD_NS}"><ofd:Content><ofd:Layer ID="5">{"".join(page.objects)}'
             '</ofd:Layer></ofd:Content></ofd:Page>'),
-        "Doc_0/Res/qr.png": qr.getvalue(),
+        "Doc_0/Res/qr.png": qr_image if qr_image is not None else qr_png(qr_text),
     }
     return write_package(files)
 
@@ -135,8 +141,15 @@ def _xml(body: str) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
 
 
-def seal_picture(name: str, size: int = 400) -> bytes:
-    """A round red seal: ring, star, the issuer's name and 演示专用章 (demo seal). PNG with transparency."""
+@lru_cache(maxsize=4)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=64)
+def seal_picture(name: str, size: int = 300) -> bytes:
+    """A round red seal: ring, star, the issuer's name and 演示专用章 (demo seal). PNG with transparency;
+    one per issuer name, since the demo makes many documents for few issuers."""
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     red = (210, 20, 20, 255)
@@ -148,18 +161,19 @@ def seal_picture(name: str, size: int = 400) -> bytes:
     font_path = next((p for p in _FONT_CANDIDATES if Path(p).exists()), None)
     if font_path:
         for text, y, frac in ((name, size * 0.22, 0.07), ("演示专用章", size * 0.66, 0.09)):
-            font = ImageFont.truetype(font_path, max(10, int(size * frac * min(1.0, 9 / max(len(text), 1)))))
+            font = _font(font_path, max(10, int(size * frac * min(1.0, 9 / max(len(text), 1)))))
             width = draw.textlength(text, font=font)
             draw.text(((size - width) / 2, y), text, font=font, fill=red)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
 def make_demo_document(record: Record, qr_text: str, seal: SealIdentity, now: datetime,
-                       maker: SealIdentity | None = None) -> bytes:
+                       maker: SealIdentity | None = None, qr_image: bytes | None = None) -> bytes:
     """The certificate's OFD, sealed (SES v4) with `seal` (the issuer's demo seal key and certificate);
-    `maker` makes the seal, by default the seal key itself."""
+    `maker` makes the seal, by default the seal key itself. About 120 ms, most of it encoding the QR:
+    pass `qr_image` (the PNG the demo already drew) to save that."""
     spec = SealSpec(name=f"{record.issuer.name}（演示）", picture=seal_picture(record.issuer.name),
                     boundary=SEAL_BOX)
-    return seal_ofd(certificate_ofd(record, qr_text), seal, spec, now, maker=maker)
+    return seal_ofd(certificate_ofd(record, qr_text, qr_image), seal, spec, now, maker=maker)
