@@ -53,6 +53,11 @@ def certificate_fields(record: Record) -> list[tuple[str, str]]:
     return [(label, value) for label, value in rows if value]
 
 
+def _em_width(text: str) -> float:
+    """Width in ems, roughly: CJK and full-width characters one em, others about half."""
+    return sum(1.0 if ord(c) > 0x2E7F else 0.55 for c in text)
+
+
 class _Page:
     """Page content objects; IDs are unique in the document, as GB/T 33190 requires."""
 
@@ -65,10 +70,18 @@ class _Page:
         return self.next_id
 
     def text(self, x: float, y: float, text: str, size: float, colour: str = "0 0 0", alpha: int = 255,
-             ctm: str | None = None, width: float = 180.0) -> None:
-        extra = f' CTM="{ctm}"' if ctm else ""
+             width: float = 180.0) -> None:
+        """One line; the size shrinks until the line fits its width (readers clip to the Boundary)."""
+        size = max(2.5, min(size, width / max(_em_width(text), 1)))
+        self._text(f"{x:g} {y:g} {width:g} {size * 1.6:g}", text, size, colour, alpha, "")
+
+    def watermark(self, text: str) -> None:
+        """Across the whole page, rising at 45 degrees; the Boundary is the page so nothing is clipped."""
+        self._text("0 0 210 297", text, 30, "200 30 30", 70, ' CTM="0.7071 -0.7071 0.7071 0.7071 30 200"')
+
+    def _text(self, boundary: str, text: str, size: float, colour: str, alpha: int, extra: str) -> None:
         self.objects.append(
-            f'<ofd:TextObject ID="{self._id()}" Boundary="{x:g} {y:g} {width:g} {size * 1.6:g}" Font="2" '
+            f'<ofd:TextObject ID="{self._id()}" Boundary="{boundary}" Font="2" '
             f'Size="{size:g}"{extra}><ofd:FillColor Value="{colour}" Alpha="{alpha}"/>'
             f'<ofd:TextCode X="0" Y="{size * 1.2:g}">{escape(text)}</ofd:TextCode></ofd:TextObject>')
 
@@ -105,7 +118,7 @@ def certificate_ofd(record: Record, qr_text: str, qr_image: bytes | None = None)
     page.text(SEAL_BOX[0] - 6, 262, record.issuer.name, 4.2, width=70)
     page.text(SEAL_BOX[0] - 6, 270, record.issued_on.isoformat(), 4.2, width=70)
     # Diagonal watermark, drawn last so it shows over everything but the seal.
-    page.text(0, 0, "演示 DEMO", 30, colour="200 30 30", alpha=70, ctm="0.7 -0.7 0.7 0.7 45 190", width=150)
+    page.watermark("演示 DEMO")
     page.text(20, 284, "演示文件，无法律效力 · DEMO document, no legal force", 3.6, colour="200 30 30", width=170)
     last_id = page.next_id
     files = {
