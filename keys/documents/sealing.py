@@ -38,9 +38,11 @@ class SealSpec:
 
 
 def seal_ofd(ofd: bytes, signer: SealIdentity, spec: SealSpec, now: datetime,
-             maker: SealIdentity | None = None, version: int = 4, esl: bytes | None = None) -> bytes:
+             maker: SealIdentity | None = None, version: int = 4, esl: bytes | None = None,
+             document: int = 0) -> bytes:
     """`ofd` sealed once more. `maker` makes the seal (defaults to the signer: a self-made seal), unless
-    `esl` gives a seal made elsewhere (a seal system's .esl file, of the same SES version)."""
+    `esl` gives a seal made elsewhere (a seal system's .esl file, of the same SES version). `document`
+    is the index of the DocBody whose Signatures.xml lists the seal."""
     if version not in (1, 4):
         raise DocumentError("只支持 SES v1 与 v4。", "Only SES v1 and v4 are supported.")
     maker = maker or signer
@@ -48,7 +50,8 @@ def seal_ofd(ofd: bytes, signer: SealIdentity, spec: SealSpec, now: datetime,
     ofd_xml = files.get("OFD.xml")
     if ofd_xml is None:
         raise DocumentError("不是 OFD 文件（缺少 OFD.xml）。", "Not an OFD file (no OFD.xml).")
-    body = child(parse_xml(ofd_xml, "OFD.xml"), "DocBody")
+    bodies = children(parse_xml(ofd_xml, "OFD.xml"), "DocBody")
+    body = bodies[document] if 0 <= document < len(bodies) else None
     if body is None or not text_of(child(body, "DocRoot")):
         raise DocumentError("OFD.xml 中没有文档。", "OFD.xml lists no document.")
     doc_path = resolve("", text_of(child(body, "DocRoot")))
@@ -56,7 +59,7 @@ def seal_ofd(ofd: bytes, signer: SealIdentity, spec: SealSpec, now: datetime,
     signatures_path = resolve("", text_of(child(body, "Signatures")) or f"{doc_dir}/Signs/Signatures.xml")
     if not text_of(child(body, "Signatures")):
         files["OFD.xml"] = _insert_before_close(ofd_xml, "DocBody",
-                                                f"<ofd:Signatures>/{signatures_path}</ofd:Signatures>")
+                                                f"<ofd:Signatures>/{signatures_path}</ofd:Signatures>", document)
     page_id = _page_id(files, doc_path, spec.page)
     number = _next_sign_number(files, signatures_path)
     sign_dir = f"{posixpath.dirname(signatures_path)}/Sign_{number}"
@@ -159,9 +162,10 @@ def _list_signature(signatures_xml: bytes | None, sign_id: str, path: str, numbe
     return _insert_before_close(updated, "Signatures", entry)
 
 
-def _insert_before_close(xml: bytes, element: str, fragment: str) -> bytes:
+def _insert_before_close(xml: bytes, element: str, fragment: str, occurrence: int = 0) -> bytes:
     """Text insertion, not a re-serialisation: the rest of the file keeps its bytes and prefixes."""
-    closing = re.search(rb"</(\w+:)?" + element.encode() + rb"\s*>", xml)
+    found = list(re.finditer(rb"</(\w+:)?" + element.encode() + rb"\s*>", xml))
+    closing = found[occurrence] if occurrence < len(found) else None
     if closing is None:
         raise DocumentError(f"找不到 {element} 元素。", f"No {element} element found.")
     prefix = (closing.group(1) or b"").decode()

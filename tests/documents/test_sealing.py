@@ -190,3 +190,23 @@ def test_an_unknown_check_method_checks_nothing(issued, pki) -> None:
                      lambda x: x.replace(b'CheckMethod="1.2.156.10197.1.401"', b'CheckMethod="1.2.3.4"'))
     sig, = _report(changed, pki).signatures
     assert not sig.intact and len(sig.references_bad) == sig.references_checked > 0
+
+
+def test_several_documents_each_with_their_seals(issued, pki, plain: bytes) -> None:
+    files = members(plain)
+    for name in [n for n in files if n.startswith("Doc_0/")]:
+        files["Doc_1/" + name[len("Doc_0/"):]] = files[name]
+    body = files["OFD.xml"].decode().split("<ofd:DocBody>")[1].split("</ofd:DocBody>")[0]
+    bodies = [body.replace("</ofd:DocRoot>", f"</ofd:DocRoot><ofd:Signatures>Doc_{i}/Signs/Signatures.xml"
+                                              "</ofd:Signatures>").replace("Doc_0/", f"Doc_{i}/") for i in (0, 1)]
+    files["OFD.xml"] = files["OFD.xml"].decode().replace(body, "</ofd:DocBody><ofd:DocBody>".join(bodies)).encode()
+    package = write_package(files)
+    first = seal_ofd(package, pki.seal, SealSpec("一 first", b""), NOW - timedelta(hours=3))
+    both = seal_ofd(first, pki.seal, SealSpec("二 second", b""), NOW - timedelta(hours=2), document=1)
+    report = _report(both, pki)
+    assert [s.path for s in report.signatures] == ["Doc_0/Signs/Sign_1/Signature.xml",
+                                                   "Doc_1/Signs/Sign_1/Signature.xml"]
+    assert report.intact and len(report.images) == 2
+    # The second document's page changed: only its seal's reference (and the first's, which covers it) fail.
+    changed = _report(edited(both, "Doc_1/Pages/Page_0/Content.xml", flip(100)), pki)
+    assert [s.references_bad for s in changed.signatures] == [("Doc_1/Pages/Page_0/Content.xml",)] * 2
