@@ -1,4 +1,5 @@
 // Shared by the core tests: the vectors of docs/test-vectors/ and their trust list, read once.
+import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,3 +8,6 @@ export const VECTORS = join(dirname(fileURLToPath(import.meta.url)), "..", "..",
 
 export const readVector = (name) => JSON.parse(readFileSync(join(VECTORS, name), "utf8"));
 export const readVectorBytes = (name) => new Uint8Array(readFileSync(join(VECTORS, name)));
+
+// Node 18 has WebCrypto only as node:crypto's webcrypto; browsers and Node 20 have globalThis.crypto.
+if (!globalThis.crypto) globalThis.crypto = webcrypto;
