@@ -10,12 +10,12 @@ class IdentifierError(CraneError, ValueError):
 
 
 class RecordError(CraneError, ValueError):
-    """A certificate record failed validation; `problems` names every bad field."""
+    """A certificate record failed validation; `problems` names every bad field (why: Chinese / English)."""
 
     def __init__(self, problems: dict[str, str]):
         self.problems = dict(problems)
         listed = "; ".join(f"{field}: {why}" for field, why in self.problems.items())
-        super().__init__(f"invalid certificate record: {listed}")
+        super().__init__(f"证书记录有误 / invalid certificate record: {listed}")
 
 
 class KeyFileError(CraneError):

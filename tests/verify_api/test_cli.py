@@ -55,7 +55,7 @@ def test_import_reports_each_rejected_line_and_goes_on(run, demo_keys, tmp_path,
     assert out[-1] == "imported 31, already present 0, rejected 4"
     for n in (32, 33, 34, 35):
         assert f"line {n}: rejected" in run.err
-    assert "not JSON" in run.err and "factory_serial" in run.err and "equipment.category" in run.err
+    assert "not JSON" in run.err and "factory_serial" in run.err and "equipment: 必填 / is required" in run.err
     again = run("import", str(path), expect=ExitStatus.NOT_OK)
     assert again[-1] == "imported 0, already present 31, rejected 4"
     assert store.get(json.loads(good[-1])["record"]["registration_no"]).state.value == "paper_legacy"
