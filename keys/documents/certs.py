@@ -125,8 +125,21 @@ class ChainResult:
     note: str
 
 
-def chain_to_roots(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate] = ()) -> ChainResult:
-    """Trusted only when each link's SM2 signature verifies up to one of `roots` (by signature, not name)."""
+def chain_to_roots(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate] = (),
+                   at: datetime | None = None) -> ChainResult:
+    """Trusted only when each link's SM2 signature verifies up to one of `roots` (by signature, not name),
+    and, given the signing time `at`, the CA certificates above `cert` were valid then."""
+    others = tuple(others)
+    result = _chain(cert, roots, others)
+    if result.trusted and at is not None:
+        issuers = [c for c in [*others, *roots] if c.subject in result.path[1:]]
+        expired = next((c for c in issuers if not c.valid_at(at)), None)
+        if expired is not None:
+            return ChainResult(False, result.path, f"{expired.subject} was not valid at the signing time")
+    return result
+
+
+def _chain(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate]) -> ChainResult:
     intermediates = [c for c in others if c.der != cert.der]
     current, path = cert, [cert.subject]
     for _ in range(MAX_CHAIN):

@@ -210,3 +210,10 @@ def test_several_documents_each_with_their_seals(issued, pki, plain: bytes) -> N
     # The second document's page changed: only its seal's reference (and the first's, which covers it) fail.
     changed = _report(edited(both, "Doc_1/Pages/Page_0/Content.xml", flip(100)), pki)
     assert [s.references_bad for s in changed.signatures] == [("Doc_1/Pages/Page_0/Content.xml",)] * 2
+
+
+def test_a_seal_dated_before_its_root_was_valid_is_not_trusted(issued, pki, plain: bytes) -> None:
+    early = pki.root.certificate.not_before - timedelta(days=1)
+    sig, = _report(seal_ofd(plain, pki.seal, SealSpec("x", b""), early), pki).signatures
+    assert sig.signature_valid is True and sig.signer_valid_at_signing is False
+    assert sig.trusted is False and "was not valid at the signing time" in sig.trust_note
