@@ -57,6 +57,7 @@ async function syncNow() {
   const message = $("#sync-message");
   say(message, "正在同步…", "Syncing…");
   app.syncing = (async () => {
+    performance.mark("scan:sync-start");
     try {
       if (!app.config) app.config = await loadConfig();
       if (!app.config) throw new Error("no configuration");
@@ -66,6 +67,7 @@ async function syncNow() {
       app.trust = result.trust;
       app.source = await app.store.source();
       app.synced = true;
+      performance.mark("scan:sync-end", { detail: { pages: result.pages, entries: result.entries } });
       say(message, `同步完成：${result.entries} 条新记录`, `Synced: ${result.entries} new entries`);
     } catch (error) {
       say(message, `同步失败，继续使用已有数据（${error.message}）`, "Sync failed; the data already here is kept");

@@ -60,8 +60,11 @@ export class ScanLoop {
         this.canvas.height = height;
       }
       this.context.drawImage(video, 0, 0, width, height);
-      const { codes } = await this.decoder.decodeImage(this.context.getImageData(0, 0, width, height));
+      const { codes, ms } = await this.decoder.decodeImage(this.context.getImageData(0, 0, width, height));
       this.frames += 1;
+      // Timings for bench/phone.py: the whole frame's path beside zxing-wasm's own share of it.
+      performance.measure("scan:frame", { start: started, end: performance.now(), detail: { decodeMs: ms, width, height } });
+      if (this.frames === 1) performance.mark("scan:camera-ready"); // camera streaming and decoder compiled
       this.#found(codes);
     } finally {
       this.busy = false;

@@ -68,7 +68,8 @@ export class VerdictView {
     this.verdict.replaceChildren(...[
       h("h1", {}, icon(head.icon), word, " ", h("span", { class: "en", lang: "en" }, head.en)),
       h("p", { class: "detail" }, answer.verdict.zh, " ", h("span", { class: "en", lang: "en" }, answer.verdict.en)),
-      since, regno, this.#badge(mode, ageSeconds),
+      since, ["unknown", "not_found"].includes(status.state) && status.reason ? h("p", { class: "since" }, status.reason) : null,
+      regno, this.#badge(mode, ageSeconds),
       clockBehind ? h("p", { class: "clock" }, ...bi("手机时钟早于数据时间，请校准时间", "This phone's clock is behind the data: check it")) : null,
     ].filter(Boolean));
     this.body.replaceChildren(...this.#cards(answer, cert, notes));
