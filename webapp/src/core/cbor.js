@@ -8,8 +8,10 @@
  */
 
 import { fromUtf8 } from "./bytes.js";
+import { Malformed } from "./errors.js";
 
 export const MAX_DEPTH = 8;
+export const PAYLOAD_DEPTH = 6; // keys/payload.py MAX_DEPTH: each parsed item of a payload is held to it
 export const COSE_SIGN1_TAG = 18;
 
 export class CborError extends Error {}
@@ -128,4 +130,14 @@ function pyRepr(key) {
   const quote = key.includes("'") && !key.includes('"') ? '"' : "'";
   const escaped = key.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t");
   return quote + (quote === "'" ? escaped.replace(/'/g, "\\'") : escaped) + quote;
+}
+
+/** One CBOR item of a payload (COSE, protected header, claims), refused as Malformed "<what>: <why>". */
+export function loadPayloadItem(data, what, allowedTags) {
+  try {
+    return loads(data, PAYLOAD_DEPTH, allowedTags);
+  } catch (exc) {
+    if (exc instanceof CborError) throw new Malformed(`${what}: ${exc.message}`);
+    throw exc;
+  }
 }

@@ -4,13 +4,11 @@
  */
 
 import { fromUtf8 } from "./bytes.js";
-import { CborError, isInt, loads } from "./cbor.js";
+import { isInt, loadPayloadItem } from "./cbor.js";
 import { Malformed } from "./errors.js";
 import { CRANE_TYPE_CODE, IdentifierError, SERIAL_RE, formatLicenceId, parseLicenceId } from "./identifiers.js";
 import { inflate } from "./inflate.js";
-import { isoDate, isoUtc } from "./time.js";
-
-export const MAX_DEPTH = 6;
+import { DAY_MS, isoDate, isoUtc } from "./time.js";
 
 // CWT claims (RFC 8392) and the private-use certificate claim.
 const ISS = 1;
@@ -30,7 +28,6 @@ export const CATEGORIES = Object.freeze([
   Object.freeze({ value: "gantry_crane", zh: "门式起重机" }),
 ]);
 
-const DAY_MS = 86_400_000;
 // Python's datetime and date hold years 1-9999.
 const MIN_SECONDS = -62_135_596_800n;
 const MAX_SECONDS = 253_402_300_799n;
@@ -39,15 +36,6 @@ const MAX_DAYS = 2_932_896n;
 
 /** A claim that breaks a rule of the format; worded as Python words it, after "claims: ". */
 class ClaimError extends Error {}
-
-export function loadCbor(data, what, tags) {
-  try {
-    return loads(data, MAX_DEPTH, tags);
-  } catch (exc) {
-    if (exc instanceof CborError) throw new Malformed(`${what}: ${exc.message}`);
-    throw exc;
-  }
-}
 
 const KINDS = {
   bytes: (v) => v instanceof Uint8Array,
@@ -137,7 +125,7 @@ function category(code) {
 
 /** The typed claims of a COSE payload (keys.payload.Claims.from_cbor); throws Malformed. */
 export function readClaims(payload) {
-  const claims = loadCbor(inflate(payload), "claims");
+  const claims = loadPayloadItem(inflate(payload), "claims");
   const cert = claims instanceof Map ? claims.get(CERT) : undefined;
   if (!(cert instanceof Map)) throw new Malformed("claims are not a map with the certificate claim");
   try {

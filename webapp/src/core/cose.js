@@ -4,8 +4,7 @@
  */
 
 import { concat, toHex, utf8 } from "./bytes.js";
-import { COSE_SIGN1_TAG, Tagged, isInt } from "./cbor.js";
-import { loadCbor } from "./claims.js";
+import { COSE_SIGN1_TAG, Tagged, isInt, loadPayloadItem } from "./cbor.js";
 import { Malformed } from "./errors.js";
 import { MAX_INFLATED } from "./inflate.js";
 import { b32decode, unprefix } from "./qrtext.js";
@@ -19,7 +18,7 @@ const COSE_TAGS = new Set([COSE_SIGN1_TAG]);
 export function parseCose(data) {
   if (!data.length || data[0] !== COSE_FIRST_BYTE) throw new Malformed("not a tagged COSE_Sign1");
   if (data.length > MAX_INFLATED) throw new Malformed(`COSE structure larger than ${MAX_INFLATED} bytes`);
-  const item = loadCbor(data, "COSE", COSE_TAGS);
+  const item = loadPayloadItem(data, "COSE", COSE_TAGS);
   if (!(item instanceof Tagged) || item.tag !== COSE_SIGN1_TAG) throw new Malformed("not a tagged COSE_Sign1");
   const parts = item.value;
   if (!(Array.isArray(parts) && parts.length === 4)) throw new Malformed("COSE_Sign1 is not an array of four");
@@ -28,7 +27,7 @@ export function parseCose(data) {
         payload instanceof Uint8Array && signature instanceof Uint8Array)) {
     throw new Malformed("COSE_Sign1 members have the wrong types");
   }
-  const header = loadCbor(protectedBytes, "protected header");
+  const header = loadPayloadItem(protectedBytes, "protected header");
   if (!(header instanceof Map) || unprotected.size) {
     throw new Malformed("alg and kid belong in the protected header, and nothing else in the unprotected one");
   }

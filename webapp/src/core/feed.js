@@ -10,6 +10,7 @@ import { verifySignature } from "./algorithms.js";
 import { State } from "./answer.js";
 import { FeedError } from "./errors.js";
 import { KeyRole, KeyState } from "./trustlist.js";
+import { pyInt, pyStr } from "./pyjson.js";
 import { parseIso } from "./time.js";
 
 const DOMAIN = utf8("crane-status-feed-v1\0");
@@ -51,15 +52,7 @@ export function compareCursors(a, b) {
   return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
 }
 
-const pyStr = (v) => (typeof v === "string" ? v : v === null ? "None" : String(v));
 const reprStr = (v) => (typeof v === "string" ? `'${v}'` : v === undefined || v === null ? "None" : String(v));
-
-function pyInt(value) {
-  if (typeof value === "number" && Number.isFinite(value)) return Math.trunc(value);
-  if (typeof value === "boolean") return Number(value);
-  if (typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value)) return Number(value);
-  throw new TypeError(`invalid literal for int(): ${pyStr(value)}`);
-}
 
 /**
  * scanner/sync.py's checks of a verified page asked with `since`: entries strictly after it and in order,

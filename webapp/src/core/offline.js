@@ -8,6 +8,7 @@
 
 import { Source, State } from "./answer.js";
 import { advanceFeed, foldEntry } from "./feed.js";
+import { PY_SPACE } from "./qrtext.js";
 import { china, DAY_MS, parseIso, toMs } from "./time.js";
 import { answerCode, answerEntry, sameRecordNo, unavailable } from "./verdict.js";
 
@@ -110,11 +111,11 @@ export class OfflineData {
 }
 
 const DASHES = /[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d]/g;
-const PY_SPACE = /[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/g;
+const SPACES = new RegExp(`[${PY_SPACE}]+`, "g");
 
 /** What people type on a phone: full-width letters, other dashes, spaces, lower case (verify_api/checks.py). */
 export function normaliseNumber(text) {
-  return text.normalize("NFKC").replace(DASHES, "-").replace(PY_SPACE, "").toUpperCase();
+  return text.normalize("NFKC").replace(DASHES, "-").replace(SPACES, "").toUpperCase();
 }
 
 function entryOf(row) {

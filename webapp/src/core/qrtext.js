@@ -9,13 +9,15 @@ export const MAX_TEXT = 2048;
 
 // Python's str.strip() and the regex \s strip exactly the characters for which str.isspace() holds;
 // JavaScript's \s is another set (it has U+FEFF, lacks U+001C-U+001F and U+0085), so it is spelled out.
-const PY_SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+export const PY_SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, "g");
 // (?i:https?) in Python also matches U+017F (long s), which folds to "s".
 const URL_RE = new RegExp(`^[hH][tT][tT][pP][sS\\u017f]?://[^/?#${PY_SPACE}]{1,253}/[Vv]/([A-Z2-7]+)$`, "u");
 const BARE_RE = /^[A-Z2-7]{16,}$/;
 
-function codePoints(text) {
+/** len(text) as Python counts it: characters (code points), not UTF-16 units. */
+export function textLength(text) {
+  if (text.length <= MAX_TEXT) return text.length; // never fewer UTF-16 units than characters: enough to compare
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -31,8 +33,7 @@ function codePoints(text) {
 /** The base32 payload of a QR URL or of a bare payload (keys.payload.unprefix). */
 export function unprefix(text) {
   if (typeof text !== "string") throw new Malformed("QR text is not text");
-  // Python counts code points; UTF-16 units are never fewer, so only a long text needs counting.
-  if (text.length > MAX_TEXT && codePoints(text) > MAX_TEXT) {
+  if (textLength(text) > MAX_TEXT) {
     throw new Malformed(`QR text longer than ${MAX_TEXT} characters`);
   }
   const stripped = text.replace(STRIP, "");

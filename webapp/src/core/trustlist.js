@@ -10,6 +10,7 @@ import { canonicalJson, readJson } from "./canonical.js";
 import { Alg, algOfSpki, isValidPublicKey, kidOf, verifySignature } from "./algorithms.js";
 import { TrustListError } from "./errors.js";
 import { IdentifierError, validateCreditCode } from "./identifiers.js";
+import { pyInt, pyStr } from "./pyjson.js";
 import { parseIso } from "./time.js";
 
 const DOMAIN = utf8("crane-trust-list-v1\0");
@@ -31,23 +32,6 @@ const has = (obj, key) => obj !== null && typeof obj === "object" && !Array.isAr
 function field(obj, key) {
   if (!has(obj, key)) throw new BodyError(`KeyError('${key}')`);
   return obj[key];
-}
-
-/** Python's str() of a JSON value, as the list's str(data["kid"]) reads it. */
-function pyStr(value) {
-  if (typeof value === "string") return value;
-  if (value === null) return "None";
-  if (typeof value === "boolean") return value ? "True" : "False";
-  if (typeof value === "number") return String(value);
-  return JSON.stringify(value);
-}
-
-/** Python's int() of a JSON value (a serial): integers, truncated floats, booleans, digit strings. */
-function pyInt(value) {
-  if (typeof value === "number" && Number.isFinite(value)) return Math.trunc(value);
-  if (typeof value === "boolean") return value ? 1 : 0;
-  if (typeof value === "string" && /^\s*[+-]?\d+(?:_\d+)*\s*$/.test(value)) return Number(value.replace(/_/g, ""));
-  throw new BodyError(`ValueError('invalid literal for int(): ${pyStr(value)}')`);
 }
 
 function time(value) {

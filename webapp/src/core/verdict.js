@@ -13,7 +13,7 @@
 import { answerJson, State, status } from "./answer.js";
 import { Malformed } from "./errors.js";
 import { IdentifierError, LICENCE_IN_TEXT, parseLicenceId } from "./identifiers.js";
-import { MAX_TEXT, unprefix } from "./qrtext.js";
+import { MAX_TEXT, textLength, unprefix } from "./qrtext.js";
 import { isoSeconds, parseIso, toMs } from "./time.js";
 import { SignatureResult, signatureJson, verifyAt } from "./verify.js";
 
@@ -32,10 +32,6 @@ export const unavailable = (reason) => Object.freeze({ unavailable: reason });
 
 const isUnavailable = (found) => found !== null && typeof found === "object" && "unavailable" in found;
 const moment = (text) => (text ? parseIso(text) : null);
-
-function codePoints(text) {
-  return text.length <= MAX_TEXT ? text.length : [...text].length;
-}
 
 function statusOf(entry, provenance) {
   const supersededBy = entry.supersededBy ? { registration_no: entry.registrationNo, version: entry.supersededBy } : null;
@@ -65,7 +61,7 @@ function matches(match, text, claims) {
 export async function answerCode(text, trust, registry, now) {
   const nowMs = toMs(now);
   const provenance = registry.provenance;
-  if (typeof text !== "string" || codePoints(text) > MAX_TEXT) return { answer: notOurs(nowMs, provenance), verification: null };
+  if (typeof text !== "string" || textLength(text) > MAX_TEXT) return { answer: notOurs(nowMs, provenance), verification: null };
   const licence = LICENCE_IN_TEXT.exec(text);
   if (licence) return { answer: await byLicence(licence[0].replace(/\.+$/, ""), trust, registry, nowMs), verification: null };
   const verification = await verifyAt(text, trust, nowMs);
