@@ -1,10 +1,11 @@
 """The offline cache (SQLite under the data directory) and verdicts from it.
 
 `crane-scan sync` fills it: the signed trust list with the root it is pinned to, and one row per
-certificate version folded from the signed status feed. Offline, a code's signature is checked with
-keys.verify_at against the cached trust list and its status comes from the rows, marked `offline`
-with the data time; what the cache cannot vouch for (a certificate it has never seen, data older than
-the allowed age) is `unknown`, never a guess.
+certificate version folded from the signed status feed. Offline, keys.verdict decides the answer as
+the service does: the code's signature against the cached trust list, its status from the rows
+(`OfflineRegistry`), marked `offline` with the data time. What the cache cannot vouch for (a certificate
+it has never seen, data older than the allowed age, an e-licence identifier) is unavailable, so the
+state is `unknown`, never a guess.
 """
 
 from __future__ import annotations
@@ -277,19 +278,15 @@ class OfflineRegistry:
     """The cache as keys.verdict's Registry for one check: what it cannot vouch for is unavailable."""
 
     def __init__(self, cache: OfflineCache, synced: datetime, too_old: bool, max_age: timedelta):
-        self.cache = cache
+        self.cache, self.synced, self.too_old, self.max_age = cache, synced, too_old, max_age
         self.provenance = Provenance(Source.OFFLINE, synced)
-        self.too_old = too_old
-        self.max_age = max_age
 
     def entry(self, registration_no: str, version: int) -> Lookup:
-        synced = self.provenance.data_time
-        assert synced is not None
         if self.too_old:
-            return Unavailable(TOO_OLD.format(t=china(synced), d=human_duration(self.max_age)))
+            return Unavailable(TOO_OLD.format(t=china(self.synced), d=human_duration(self.max_age)))
         row = self.cache.get(registration_no, version)
         if row is None:
-            return Unavailable(NOT_IN_DATA.format(t=china(synced)))
+            return Unavailable(NOT_IN_DATA.format(t=china(self.synced)))
         return RegistryEntry(row.registration_no, row.version, State(row.state), SameRecordNo(row.record_no),
                              row.reason, _time(row.since), row.superseded_by, _time(row.registered_at))
 
