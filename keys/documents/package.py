@@ -43,6 +43,8 @@ class Package:
     def open(cls, data: bytes) -> Package:
         if len(data) > MAX_PACKAGE:
             raise _refuse(f"超过 {MAX_PACKAGE // 2**20} MB", f"larger than {MAX_PACKAGE // 2**20} MB")
+        if _declared_count(data) > MAX_MEMBERS:
+            raise _refuse(f"包内文件超过 {MAX_MEMBERS} 个", f"more than {MAX_MEMBERS} files in the package")
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             infos = archive.infolist()
@@ -70,6 +72,15 @@ class Package:
 
     def get(self, name: str) -> bytes | None:
         return self.files.get(name)
+
+
+def _declared_count(data: bytes) -> int:
+    """The entry count of the end-of-central-directory record, read before zipfile builds its (unbounded)
+    list of entries; 0xFFFF (ZIP64, which no OFD needs) counts as too many."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if at < 0 or at + 22 > len(data):
+        return 0
+    return int.from_bytes(data[at + 10:at + 12], "little") or 0
 
 
 def _safe_name(raw: str) -> str:
