@@ -51,7 +51,9 @@ export class OfflineStore {
 
   /** Stores one verified page: the signed document, its entries folded into the rows, the new position. */
   async storePage(since, signedPage, entries, position) {
-    const tx = this.db.transaction(["pages", "rows", "meta"], "readwrite");
+    // Relaxed durability: still all or nothing, only not flushed to disk before the next page. Lost in a crash,
+    // a page is fetched again from the cursor that was stored with the rows before it.
+    const tx = this.db.transaction(["pages", "rows", "meta"], "readwrite", { durability: "relaxed" });
     tx.objectStore("pages").put(signedPage, since);
     tx.objectStore("meta").put(position, "position");
     const rows = tx.objectStore("rows");
