@@ -56,14 +56,7 @@ def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
         out.signature_valid = False
         return out
     info = signer_infos[0].items("SignerInfo", 5)
-    sid = info[1].items("issuerAndSerialNumber", 2)
-    serial = sid[1].value
-    out.signer = next((c for c in certs if c.issuer_name == sid[0].raw and c.serial == serial), None)
-    if out.signer is None:
-        out.notes.append("签名中没有签名者证书 the signer's certificate is not in the signature")
-    else:
-        out.quirks.extend(out.signer.quirks)
-    out.others = tuple(c for c in certs if c is not out.signer)
+    named = _named_by(info[1], certs)
     rest = info[3:]
     attrs = rest[0] if rest[0].tag == 0xA0 else None
     if attrs is not None:
@@ -82,6 +75,17 @@ def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
         if _SIGNING_TIME in values:
             out.signed_at = values[_SIGNING_TIME].time(out.quirks)
         signed = der.tlv(der.SET, attrs.value)
+    if named is None:
+        # A subjectKeyIdentifier, or an unreadable sid: the certificate that verifies is the signer's.
+        named = next((c for c in certs if c.verifies(signature, signed, [])), None)
+        if named is not None:
+            out.quirks.append("signer found by its signature, not by issuer and serial number")
+    out.signer = named
+    if out.signer is None:
+        out.notes.append("签名中没有签名者证书 the signer's certificate is not in the signature")
+    else:
+        out.quirks.extend(out.signer.quirks)
+    out.others = tuple(c for c in certs if c is not out.signer)
     if alg not in gm.SM2_SIGNATURE_ALGS:
         out.notes.append(f"签名算法 {alg} 不受支持 signature algorithm {alg} is not supported")
         return out
@@ -91,6 +95,17 @@ def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
     if out.signature_valid is None:
         out.signature_valid = verified and digest_ok if out.signer is not None else None
     return out
+
+
+def _named_by(sid: der.Node, certs: list[Certificate]) -> Certificate | None:
+    """The certificate an issuerAndSerialNumber names; None for any other form of signer identifier."""
+    if sid.tag != der.SEQUENCE:
+        return None
+    try:
+        issuer, serial = sid.items("issuerAndSerialNumber", 2)[:2]
+    except DocumentError:
+        return None
+    return next((c for c in certs if c.issuer_name == issuer.raw and c.serial == serial.value), None)
 
 
 def _attributes(attrs: der.Node) -> dict[str, der.Node]:

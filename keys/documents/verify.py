@@ -156,11 +156,8 @@ def _references(package: Package, signed_info: Element, entry: _Listed, base: st
         path = _locate(package, base, ref.get("FileRef", ""), quirks)
         covered.add(path)
         content = package.get(path)
-        try:
-            expected = base64.b64decode(text_of(child(ref, "CheckValue")), validate=True)
-        except (binascii.Error, ValueError):
-            expected = b""
-        if content is not None and digest is not None and digest(content) == expected:
+        if content is not None and digest is not None and _matches(digest(content), text_of(child(ref, "CheckValue")),
+                                                                   quirks):
             continue
         if path == entry.signatures_xml and entry.later and content is not None:
             explained.append(path)
@@ -171,21 +168,55 @@ def _references(package: Package, signed_info: Element, entry: _Listed, base: st
     return bad, explained, covered, len(refs)
 
 
+def _matches(actual: bytes, check_value: str, quirks: list[str]) -> bool:
+    """CheckValue is base64 (GB/T 33190); some writers put hex there."""
+    try:
+        if base64.b64decode(check_value, validate=True) == actual:
+            return True
+    except (binascii.Error, ValueError):
+        pass
+    if check_value.lower() == actual.hex():
+        quirks.append("CheckValue written as hex, not base64")
+        return True
+    return False
+
+
 def _signed_value(blob: bytes, signature_xml: bytes, seal_file: bytes | None,
                   known: Sequence[Certificate]) -> Outcome:
+    quirks = []
+    decoded = _base64_der(blob)
+    if decoded is not None:
+        blob = decoded
+        quirks.append("signed value stored as base64 text, decoded")
     try:
         top = der.parse(blob)
-        if cms.looks_like_cms(top):
-            return cms.check_cms(top, signature_xml)
-        if ses.looks_like_ses(top):
-            return ses.check_ses(top, signature_xml, seal_file)
+    except DocumentError:
+        top = None
+    try:
+        if top is not None and cms.looks_like_cms(top):
+            outcome = cms.check_cms(top, signature_xml)
+        elif top is not None and ses.looks_like_ses(top):
+            outcome = ses.check_ses(top, signature_xml, seal_file)
+        elif cms.looks_like_raw(blob):
+            outcome = cms.check_raw(blob, signature_xml, known)
+        else:
+            outcome = Outcome(SignatureFormat.UNKNOWN, signature_valid=False,
+                              notes=["签名值格式无法识别 the signed value is in no known format"])
     except DocumentError as exc:
-        return Outcome(SignatureFormat.UNKNOWN, signature_valid=False,
-                       notes=[f"签名值无法读取 the signed value cannot be read: {exc.en}"])
-    if cms.looks_like_raw(blob):
-        return cms.check_raw(blob, signature_xml, known)
-    return Outcome(SignatureFormat.UNKNOWN, signature_valid=False,
-                   notes=["签名值格式无法识别 the signed value is in no known format"])
+        outcome = Outcome(SignatureFormat.UNKNOWN, signature_valid=False,
+                          notes=[f"签名值无法读取 the signed value cannot be read: {exc.en}"])
+    outcome.quirks[:0] = quirks
+    return outcome
+
+
+def _base64_der(blob: bytes) -> bytes | None:
+    if not blob or blob[:1] == b"\x30" or len(blob) > 4 * 1024 * 1024:
+        return None
+    try:
+        decoded = base64.b64decode(b"".join(blob.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if decoded[:1] == b"\x30" else None
 
 
 def _summarise(entry: _Listed, out: Outcome, refs_bad: list[str], refs_explained: list[str], ref_count: int,

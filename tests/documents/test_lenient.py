@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 from keys.algorithms import Alg, PrivateKey
 from keys.documents import der as d
-from keys.documents import gm
+from keys.documents import gm, verify_document
+
+from .conftest import NOW, sample
+from .edit import edited
 
 
 def _unpadded(n: int) -> bytes:
@@ -60,3 +65,20 @@ def test_check_methods_by_name_and_oid() -> None:
     assert quirks == ["CheckMethod 1.2.156.10197.1.401.2 (SM3 with key) read as plain SM3"]
     assert gm.digest_for("1.2.3.4", []) is None
     assert gm.sm3(data).hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+
+
+def test_a_signed_value_stored_as_base64_text_is_decoded_and_noted(issued, pki) -> None:
+    changed = edited(issued.document, "Doc_0/Signs/Sign_1/SignedValue.dat", base64.encodebytes)
+    sig, = verify_document(changed, NOW, roots=[pki.root.certificate]).signatures
+    assert sig.intact and sig.trusted
+    assert "宽松读取 read leniently: signed value stored as base64 text, decoded" in sig.notes
+
+
+def test_a_bare_r_s_signature_is_read_and_noted(ofdrw) -> None:
+    def bare(value: bytes) -> bytes:
+        r, s = (n.integer() for n in d.parse(value).children())
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    changed = edited(sample("DigitalSign.ofd"), "Doc_0/Signs/Sign_0/SignedValue.dat", bare)
+    sig, = verify_document(changed, NOW, known_certificates=[ofdrw["USER"].certificate]).signatures
+    assert sig.signature_valid is True
+    assert "宽松读取 read leniently: signature stored as bare r||s instead of DER" in sig.notes
