@@ -10,7 +10,7 @@ import { verifySignature } from "./algorithms.js";
 import { State } from "./answer.js";
 import { FeedError } from "./errors.js";
 import { KeyRole, KeyState } from "./trustlist.js";
-import { pyInt, pyStr } from "./pyjson.js";
+import { pyInt, pyOr, pyStr, pyTruthy } from "./pyjson.js";
 import { parseIso } from "./time.js";
 
 const DOMAIN = utf8("crane-status-feed-v1\0");
@@ -94,8 +94,8 @@ export function rowFromEntry(e) {
   const by = e.superseded_by;
   return Object.freeze({
     registration_no: pyStr(e.registration_no), version: pyInt(e.version), state: e.state,
-    reason: pyStr(e.reason || ""), since: e.since || null, superseded_by: by ? pyInt(by) : null,
-    record_no: pyStr(e.record_no || ""), registered_at: e.registered_at || null, cursor: pyStr(e.cursor),
+    reason: pyStr(pyOr(e.reason, "")), since: pyOr(e.since, null), superseded_by: pyTruthy(by) ? pyInt(by) : null,
+    record_no: pyStr(pyOr(e.record_no, "")), registered_at: pyOr(e.registered_at, null), cursor: pyStr(e.cursor),
   });
 }
 

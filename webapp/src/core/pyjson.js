@@ -19,3 +19,21 @@ export function pyInt(value) {
   if (typeof value === "string" && /^\s*[+-]?\d+(?:_\d+)*\s*$/.test(value)) return Number(value.replace(/_/g, ""));
   throw new TypeError(`invalid literal for int(): ${pyStr(value)}`);
 }
+
+/** iter(value) as a for loop in Python walks it: a list's items, an object's keys, a string's characters. */
+export function pyIter(value) {
+  if (Array.isArray(value)) return value;
+  if (typeof value === "string") return [...value];
+  if (value !== null && typeof value === "object") return Object.keys(value);
+  throw new TypeError(`'${value === null ? "NoneType" : typeof value}' object is not iterable`);
+}
+
+/** bool(value): None, False, 0, "", [] and {} are false. */
+export function pyTruthy(value) {
+  if (Array.isArray(value)) return value.length > 0;
+  if (value !== null && typeof value === "object") return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
+/** `value or fallback`, as Python evaluates it. */
+export const pyOr = (value, fallback) => (pyTruthy(value) ? value : fallback);

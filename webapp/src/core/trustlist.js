@@ -10,7 +10,7 @@ import { canonicalJson, readJson } from "./canonical.js";
 import { Alg, algOfSpki, isValidPublicKey, kidOf, verifySignature } from "./algorithms.js";
 import { TrustListError } from "./errors.js";
 import { IdentifierError, validateCreditCode } from "./identifiers.js";
-import { pyInt, pyStr } from "./pyjson.js";
+import { pyInt, pyIter, pyOr, pyStr, pyTruthy } from "./pyjson.js";
 import { parseIso } from "./time.js";
 
 const DOMAIN = utf8("crane-trust-list-v1\0");
@@ -83,7 +83,7 @@ async function trustedKey(data) {
 
 function trustedIssuer(data) {
   let creditCode = has(data, "credit_code") ? data.credit_code : null;
-  if (creditCode) {
+  if (pyTruthy(creditCode)) {
     try {
       creditCode = validateCreditCode(creditCode);
     } catch (exc) {
@@ -91,13 +91,8 @@ function trustedIssuer(data) {
       throw exc;
     }
   }
-  return Object.freeze({ code: pyStr(field(data, "code")), name: pyStr(field(data, "name")), credit_code: creditCode || null });
+  return Object.freeze({ code: pyStr(field(data, "code")), name: pyStr(field(data, "name")), credit_code: pyOr(creditCode, null) });
 }
-
-const list = (value, what) => {
-  if (!Array.isArray(value)) throw new BodyError(`TypeError('${what} is not a list')`);
-  return value;
-};
 
 /** A verified trust list: what a verifier trusts. Build it with loadTrustList. */
 export class TrustList {
@@ -121,14 +116,16 @@ export class TrustList {
 
 async function fromBody(body, document) {
   try {
-    if (!has(body, "format") || body.format !== FORMAT) {
+    // Python compares with ==, under which True is 1.
+    if (!has(body, "format") || !(body.format === FORMAT || body.format === true)) {
       throw refused(`unsupported trust list format ${has(body, "format") ? pyStr(body.format) : "None"}`);
     }
-    const root = body.root ? await publicKey(field(body.root, "public_key")) : null;
+    // A falsy root names no root (keys/trustlist.py then fails on it; here it is refused as unsigned).
+    const root = pyTruthy(body.root) ? await publicKey(field(body.root, "public_key")) : null;
     return new TrustList({
       root, serial: pyInt(field(body, "serial")), issuedAt: time(body.issued_at),
-      issuers: Object.freeze(list(field(body, "issuers"), "issuers").map(trustedIssuer)),
-      keys: Object.freeze(await Promise.all(list(field(body, "keys"), "keys").map(trustedKey))),
+      issuers: Object.freeze(pyIter(field(body, "issuers")).map(trustedIssuer)),
+      keys: Object.freeze(await Promise.all(pyIter(field(body, "keys")).map(trustedKey))),
       body, document,
     });
   } catch (exc) {
