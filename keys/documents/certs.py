@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import der, gm
+from . import der, gm, sm2_id
 from .errors import DocumentError
 
 _NAME_LABELS = {
@@ -65,7 +65,13 @@ class Certificate:
         return self.not_before <= moment <= self.not_after
 
     def verifies(self, signature: bytes, data: bytes, quirks: list[str]) -> bool:
-        return gm.verify(self.point, signature, data, quirks)
+        if gm.verify(self.point, signature, data, quirks):
+            return True
+        raw = gm.raw_signature(signature, [])
+        if self.point is not None and raw is not None and sm2_id.verify(self.point, raw, data, b""):
+            quirks.append("signed with an empty SM2 user ID (OpenSSL 3's default), not 1234567812345678")
+            return True
+        return False
 
     def issued_by(self, issuer: Certificate) -> bool:
         """The issuer's SM2 signature over this certificate checks; a matching name alone counts for nothing."""
