@@ -20,7 +20,7 @@ from .certs import Certificate, chain_to_roots
 from .errors import DocumentError
 from .outcome import Outcome, loose_time
 from .package import Package, child, children, local, parse_xml, resolve, text_of
-from .report import CertSummary, DocumentReport, SignatureCheck, SignatureFormat, SignatureType
+from .report import CertSummary, DocumentReport, ImageResource, SignatureCheck, SignatureFormat, SignatureType
 from .resources import page_images
 
 
@@ -57,23 +57,27 @@ def verify_document(data: bytes, now: datetime, roots: Sequence[Certificate] = (
         raise DocumentError("不是 OFD 文件（OFD.xml 中没有文档）。", "Not an OFD file (OFD.xml lists no document).")
     listed: list[_Listed] = []
     doc_roots = []
+    notes = []
     for body in bodies:
         if text_of(child(body, "DocRoot")):
             doc_roots.append(resolve("", text_of(child(body, "DocRoot"))))
         loc = text_of(child(body, "Signatures"))
-        if loc:
+        if loc and package.get(resolve("", loc)) is None:
+            notes.append(f"缺少签名列表 {resolve('', loc)} the signature list {resolve('', loc)} is missing")
+        elif loc:
             listed.extend(_listed(package, resolve("", loc)))
     checks = [_check(package, entry, now, roots, known_certificates) for entry in listed]
     accounted = {e.signatures_xml for e in listed}.union(*(c.covered | c.own for c in checks))
     unsigned = tuple(sorted(set(package.files) - accounted)) if checks else ()
-    notes = [] if checks else ["文件中没有签章或签名 the file carries no seal or signature"]
+    if not checks:
+        notes.append("文件中没有签章或签名 the file carries no seal or signature")
     signatures = tuple(c.check for c in checks)
     if unsigned:
         # The public JSON has notes per signature only; each of them leaves these files uncovered.
         uncovered = "未被任何签名覆盖的文件 files covered by no signature: " + ", ".join(unsigned)
         notes.append(uncovered)
         signatures = tuple(replace(s, notes=(*s.notes, uncovered)) for s in signatures)
-    images: list = []
+    images: list[ImageResource] = []
     for doc in doc_roots:
         try:
             images += page_images(package, doc)
@@ -84,10 +88,7 @@ def verify_document(data: bytes, now: datetime, roots: Sequence[Certificate] = (
 
 
 def _listed(package: Package, path: str) -> list[_Listed]:
-    data = package.get(path)
-    if data is None:
-        raise DocumentError(f"缺少签名列表 {path}。", f"The signature list {path} is missing.")
-    entries = children(parse_xml(data, path), "Signature")
+    entries = children(parse_xml(package.files[path], path), "Signature")
     base = posixpath.dirname(path)
     out = []
     for i, element in enumerate(entries):

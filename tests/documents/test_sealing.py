@@ -217,3 +217,9 @@ def test_a_seal_dated_before_its_root_was_valid_is_not_trusted(issued, pki, plai
     sig, = _report(seal_ofd(plain, pki.seal, SealSpec("x", b""), early), pki).signatures
     assert sig.signature_valid is True and sig.signer_valid_at_signing is False
     assert sig.trusted is False and "was not valid at the signing time" in sig.trust_note
+
+
+def test_a_missing_signature_list_is_not_intact_and_said(issued, pki) -> None:
+    report = _report(edited(issued.document, "Doc_0/Signs/Signatures.xml", lambda _: None), pki)
+    assert not report.intact and report.signatures == ()
+    assert report.notes[0].endswith("the signature list Doc_0/Signs/Signatures.xml is missing")
