@@ -57,7 +57,9 @@ class SignatureCheck:
 
     @property
     def intact(self) -> bool:
-        return self.signature_valid is True and self.seal_valid is not False and not self.references_bad
+        """Verifies, covers at least one file, and every file it covers is unchanged."""
+        return (self.signature_valid is True and self.seal_valid is not False and not self.references_bad
+                and self.references_checked > 0)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -145,7 +145,7 @@ def _check(package: Package, entry: _Listed, now: datetime, roots: Sequence[Cert
 def _references(package: Package, signed_info: Element, entry: _Listed, base: str, quirks: list[str]):
     references = child(signed_info, "References")
     if references is None:
-        return ["(References)"], [], set(), 0
+        return [], [], set(), 0
     method = references.get("CheckMethod", "").strip()
     if not method:
         quirks.append("References without CheckMethod, read as MD5 (GB/T 33190's default)")
@@ -223,6 +223,8 @@ def _base64_der(blob: bytes) -> bytes | None:
 def _summarise(entry: _Listed, out: Outcome, refs_bad: list[str], refs_explained: list[str], ref_count: int,
                now: datetime, roots: Sequence[Certificate], quirks: list[str]) -> SignatureCheck:
     notes = list(out.notes)
+    if not ref_count:
+        notes.append("签名没有覆盖任何文件 the signature covers no file (no References)")
     if refs_bad:
         notes.append("以下文件在签名后被改动或缺失 changed or missing since signing: " + ", ".join(refs_bad))
     if refs_explained:

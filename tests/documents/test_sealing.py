@@ -223,3 +223,19 @@ def test_a_missing_signature_list_is_not_intact_and_said(issued, pki) -> None:
     report = _report(edited(issued.document, "Doc_0/Signs/Signatures.xml", lambda _: None), pki)
     assert not report.intact and report.signatures == ()
     assert report.notes[0].endswith("the signature list Doc_0/Signs/Signatures.xml is missing")
+
+
+def test_a_signature_covering_no_file_is_not_intact(pki, plain: bytes) -> None:
+    """References emptied before signing: the signature verifies, but protects nothing."""
+    sealed = seal_ofd(plain, pki.seal, SealSpec("x", b""), NOW - timedelta(hours=1))
+    files = members(sealed)
+    xml = re.sub(rb"<ofd:References .*?</ofd:References>", b"", files["Doc_0/Signs/Sign_1/Signature.xml"])
+    files["Doc_0/Signs/Sign_1/Signature.xml"] = xml
+    top = d.parse(files["Doc_0/Signs/Sign_1/SignedValue.dat"]).children()
+    tbs = top[0].children()
+    new_tbs = d.seq(tbs[0].raw, tbs[1].raw, tbs[2].raw, d.bits(gm.sm3(xml)), tbs[4].raw)
+    files["Doc_0/Signs/Sign_1/SignedValue.dat"] = d.seq(new_tbs, top[1].raw, top[2].raw,
+                                                        d.bits(gm.sign(pki.seal.key, new_tbs)))
+    sig, = _report(write_package(files), pki).signatures
+    assert sig.signature_valid is True and sig.references_checked == 0 and not sig.intact
+    assert any("covers no file" in n for n in sig.notes)
