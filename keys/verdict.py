@@ -116,24 +116,24 @@ def answer_code(text: object, trust: TrustList, registry: Registry, now: datetim
     verification = verify(text, trust, now)
     if verification.not_ours:
         return _not_ours(now, provenance)
-    signature, claims = verification.signature(), verification.claims
+    claims = verification.claims
     if claims is None or verification.result is SignatureResult.INVALID:
         # Claims without a good signature are an attacker's words: look nothing up for them.
-        return Answer(signature, provenance.status(State.UNKNOWN, SIG_FAILED), now)
-    certificate = claims.certificate(verification.issuer)
+        return Answer(verification.signature(), provenance.status(State.UNKNOWN, SIG_FAILED), now)
     found = registry.entry(claims.registration_no, claims.version)
-    if isinstance(found, Unavailable):
-        return Answer(signature, provenance.status(State.UNKNOWN, found.reason), now, certificate)
-    if found is None:
-        return Answer(signature, provenance.status(State.NOT_FOUND, NOT_REGISTERED), now, certificate)
-    if not _matches(found.match, text, claims):
-        return Answer(signature, provenance.status(State.NOT_FOUND, DIFFERS), now, certificate)
-    if found.certificate is not None:
+    if isinstance(found, RegistryEntry) and _matches(found.match, text, claims):
         certificate = found.certificate
-    elif found.registered_at is not None:
-        certificate["registered_at"] = found.registered_at.isoformat(timespec="seconds")
-    return Answer(verification.signature_registered(found.registered_at), _status(found, provenance), now,
-                  certificate)
+        if certificate is None:  # the registry shows no record (offline data): the code's own claims
+            certificate = claims.certificate(verification.issuer)
+            if found.registered_at is not None:
+                certificate["registered_at"] = found.registered_at.isoformat(timespec="seconds")
+        return Answer(verification.signature_registered(found.registered_at), _status(found, provenance), now,
+                      certificate)
+    if isinstance(found, Unavailable):
+        status = provenance.status(State.UNKNOWN, found.reason)
+    else:
+        status = provenance.status(State.NOT_FOUND, NOT_REGISTERED if found is None else DIFFERS)
+    return Answer(verification.signature(), status, now, claims.certificate(verification.issuer))
 
 
 def answer_entry(entry: RegistryEntry, trust: TrustList, now: datetime, provenance: Provenance = REGISTRY,
