@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zlib
 from pathlib import Path
 
@@ -183,3 +184,13 @@ def test_crane_keys_seal_refuses_a_key_that_is_not_the_certificates(issued, pki,
     status = keys_main(["seal", "sign", str(demo), "--key", str(key), "--cert", str(cert), "--out",
                         str(tmp_path / "o.ofd")], env)
     assert status is ExitStatus.ERROR and "does not match the certificate" in env.stderr.getvalue()
+
+
+def test_a_hostile_pdf_is_read_in_linear_time(issued, tmp_path: Path) -> None:
+    pdf = tmp_path / "hostile.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + b"<< /Type /XObject /Subtype /Image << << << " * 100_000)
+    started = time.process_time()
+    status, env = _document([str(pdf), "--json"], issued)
+    assert time.process_time() - started < 1.0
+    out = json.loads(env.stdout.getvalue())
+    assert out["codes"] == [] and "no image in the PDF could be read" in " ".join(out["notes"])
