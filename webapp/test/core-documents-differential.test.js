@@ -53,7 +53,21 @@ for doc, since in job["pages"]:
         pages.append([len(entries), following, more])
     except (FeedError, SyncRefused):
         pages.append("refused")
-json.dump({"lists": out, "pages": pages}, sys.stdout, ensure_ascii=False)
+# Pages whose numbers JavaScript cannot hold as written, signed here with the feed test key.
+import hashlib
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from keys.trustlist import canonical_json
+seed = hashlib.sha256(("crane-verify test vector key: " + "feed-210100-ed25519").encode()).digest()
+feed_key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+signed = []
+for text in job["odd_pages"]:
+    page = json.loads(text)
+    sig = feed_key.sign(b"crane-status-feed-v1\\x00" + canonical_json(page))
+    doc = json.dumps({"page": page, "kid": job["feed_kid"], "alg": "EdDSA", "sig": base64.b64encode(sig).decode()},
+                     ensure_ascii=False)
+    verify_page(json.loads(doc), trust)
+    signed.append(doc)
+json.dump({"lists": out, "pages": pages, "odd_pages": signed}, sys.stdout, ensure_ascii=False)
 `;
 
 const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
@@ -106,6 +120,13 @@ function mutatePage(r) {
   return [page, since];
 }
 
+const ODD_PAGES = [
+  '{"format": 1.0, "since": "0", "next": "0", "more": false, "generated_at": "2026-11-24T01:00:00+00:00", "entries": []}',
+  '{"format": 1, "since": "0", "next": "0", "more": false, "generated_at": "x", "entries": [], ' +
+    '"n": [1e2, -0, -0.0, 1E400, -1e400, NaN, 0.1, 1e-7, 2.5E+3, 1e16, 123456789012345678901234567890, 1.5e-5, 12345678.9]}',
+  '{"format": 1, "since": "0", "next": "0", "more": false, "generated_at": "x", "entries": [], "d": {"a": 1, "a": 2.0}, "\\u00e9\\ud83d\\ude00": "\\u2028"}',
+];
+
 function summary(t) {
   return { serial: t.serial, issued_at: t.body.issued_at ?? null, issuers: t.issuers.map((i) => [i.code, i.name, i.credit_code]),
     keys: t.keys.map((k) => [k.kid, k.alg, k.issuer, k.role, k.state, k.notBefore, k.notAfter, k.compromisedAt]) };
@@ -118,7 +139,7 @@ test("keys/ and the core read 300 re-signed trust lists and 200 feed pages alike
   const lists = Array.from({ length: 300 }, () => signTrustList(mutateList(LIST.list, r), root));
   const pages = Array.from({ length: 200 }, () => { const [page, since] = mutatePage(r); return [signPage(page, feedKey), since]; });
   const run = spawnSync(PYTHON, ["-c", REFERENCE], { cwd: REPO, encoding: "utf8", maxBuffer: 1 << 26,
-    input: JSON.stringify({ root: ROOT, lists, good_list: LIST, pages }) });
+    input: JSON.stringify({ root: ROOT, lists, good_list: LIST, pages, odd_pages: ODD_PAGES, feed_kid: feedKey.kid }) });
   assert.equal(run.status, 0, run.stderr);
   const reference = JSON.parse(run.stdout);
   let accepted = 0;
@@ -157,4 +178,8 @@ test("keys/ and the core read 300 re-signed trust lists and 200 feed pages alike
     assert.deepEqual(mine, reference.pages[i], JSON.stringify([doc.page, since]));
   }
   assert.ok(accepted > 60, `${accepted} lists accepted`);
+  // Signed as text by Python, checked from the text: numbers keep the form json.loads gives them.
+  for (const text of reference.odd_pages) assert.ok(await verifyFeedPage(text, trust), text);
+  const parsedFirst = JSON.parse(reference.odd_pages[0]);
+  await assert.rejects(verifyFeedPage(parsedFirst, trust), /trusted feed key/); // 1.0 lost by JSON.parse
 });

@@ -23,15 +23,17 @@ export async function verifyFeedPage(doc, trust) {
   let page;
   let kid;
   let sig;
+  let exact;
   try {
-    const parsed = readJson(doc);
-    ({ page, kid } = parsed);
-    sig = fromBase64(parsed.sig);
+    const read = readJson(doc);
+    ({ page, kid } = read.value);
+    sig = fromBase64(read.value.sig);
+    exact = read.exact;
   } catch {
     throw refused("not a signed feed page");
   }
   if (!isObject(page) || typeof kid !== "string") throw refused("not a signed feed page");
-  const message = concat(DOMAIN, canonicalJson(page));
+  const message = concat(DOMAIN, canonicalJson(exact("page")));
   for (const key of trust.keysFor(kid, KeyRole.FEED)) {
     if (key.state !== KeyState.COMPROMISED && (await verifySignature(key.alg, key.spki, sig, message))) return page;
   }

@@ -136,8 +136,9 @@ async function fromBody(body, document) {
 
 function readDocument(doc) {
   let parsed;
+  let exact;
   try {
-    parsed = readJson(doc);
+    ({ value: parsed, exact } = readJson(doc));
   } catch (exc) {
     throw refused(`not a trust list document: ${exc.message}`);
   }
@@ -147,11 +148,12 @@ function readDocument(doc) {
       signatures.some((s) => s === null || typeof s !== "object" || Array.isArray(s))) {
     throw refused("not a trust list document: 'list' is missing or not an object");
   }
-  return { body, signatures, parsed };
+  // What the root signed: the domain tag, then the list as canonical JSON written from the document itself.
+  const canonical = canonicalJson(exact("list"));
+  return { body, signatures, parsed, canonical, message: concat(DOMAIN, canonical) };
 }
 
-async function signedBy(body, signatures, root) {
-  const message = concat(DOMAIN, canonicalJson(body));
+async function signedBy({ message, signatures }, root) {
   for (const sig of signatures) {
     let raw;
     try {
@@ -183,12 +185,12 @@ export async function readRoot(pinned) {
 /** The list, when its own root and the pinned root both signed it (SignedTrustList.verify). */
 export async function loadTrustList(doc, pinnedRoot) {
   const pinned = await readRoot(pinnedRoot);
-  const { body, signatures, parsed } = readDocument(doc);
-  const trust = await fromBody(body, parsed);
-  if (trust.root === null || !(await signedBy(body, signatures, trust.root))) {
+  const document = readDocument(doc);
+  const trust = await fromBody(document.body, document.parsed);
+  if (trust.root === null || !(await signedBy(document, trust.root))) {
     throw refused("trust list is not signed by the root it names");
   }
-  if (!equal(trust.root.spki, pinned.spki) && !(await signedBy(body, signatures, pinned))) {
+  if (!equal(trust.root.spki, pinned.spki) && !(await signedBy(document, pinned))) {
     throw refused("trust list is not signed by the pinned root key");
   }
   return trust;
@@ -198,12 +200,13 @@ export async function loadTrustList(doc, pinnedRoot) {
 export async function checkTrustListUpdate(doc, pinnedRoot, storedDoc = null) {
   const trust = await loadTrustList(doc, pinnedRoot);
   if (storedDoc !== null && storedDoc !== undefined) {
-    const previous = readDocument(storedDoc).body;
+    const stored = readDocument(storedDoc);
+    const previous = stored.body;
     const oldSerial = has(previous, "serial") ? pyInt(previous.serial) : 0;
     if (trust.serial < oldSerial) {
       throw refused(`serial ${trust.serial} is older than the cached serial ${oldSerial}`);
     }
-    if (trust.serial === oldSerial && !equal(canonicalJson(trust.body), canonicalJson(previous))) {
+    if (trust.serial === oldSerial && !equal(readDocument(doc).canonical, stored.canonical)) {
       throw refused(`serial ${trust.serial} differs from the cached list of the same serial`);
     }
   }
