@@ -41,7 +41,8 @@
  *
  * Offline data (keys/feed.py, scanner/sync.py, scanner/offline.py)
  *   await verifyFeedPage(doc, trust) -> page   (a non-compromised feed key signed it; else FeedError).
- *       Call before storing anything from the page.
+ *       Call before storing anything from the page. Pass the response text: the signed bytes are then
+ *       rebuilt from it exactly (a parsed object serves while its numbers are plain integers).
  *   advanceFeed(position {cursor, generatedAt}|null, page, since) -> {cursor, generatedAt, entries, more}
  *       sync.py's page checks, and refuses (FeedError) a page not continuing from the stored cursor, ending
  *       behind it, or signed as generated before the newest accepted page. Store the new position.
