@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from .services import services
 
 bp = Blueprint("scan", __name__, url_prefix="/scan")
 
-DIST = Path(__file__).resolve().parents[1] / "webapp" / "dist"
+# CRANE_SCAN_DIST serves another build (tests publish a new version of the app with it)
+DIST = Path(os.environ.get("CRANE_SCAN_DIST") or Path(__file__).resolve().parents[1] / "webapp" / "dist")
 MAX_DATA_AGE_S = 7 * 24 * 3600  # offline data older than this gives `unknown`, never a guess
 PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=()"
 IMMUTABLE = 365 * 24 * 3600

@@ -59,9 +59,23 @@ def start_service(data_dir: Path, env: dict[str, str] | None = None) -> Service:
     return Service(data_dir, env=env or {}).start()
 
 
-@pytest.fixture(scope="module")
-def service(built_app, tmp_path_factory) -> Iterator[Service]:
-    svc = start_service(tmp_path_factory.mktemp("scan-service") / "data")
+# Low enough that a test can reach it, high enough for every check the browser tests make in a minute.
+RATE_LIMIT = "40/minute"
+
+
+@pytest.fixture(scope="package")
+def dist(built_app, tmp_path_factory) -> Path:
+    """A copy of the built app that the shared service serves, so a test can publish a new version."""
+    copy = tmp_path_factory.mktemp("scan-dist") / "dist"
+    shutil.copytree(built_app, copy)
+    return copy
+
+
+@pytest.fixture(scope="package")
+def service(dist, tmp_path_factory) -> Iterator[Service]:
+    """One service for the online tests of this package (the offline tests stop their own)."""
+    svc = start_service(tmp_path_factory.mktemp("scan-service") / "data",
+                        {"CRANE_SCAN_DIST": str(dist), "CRANE_RATE_LIMIT": RATE_LIMIT})
     try:
         yield svc
     finally:

@@ -14,6 +14,7 @@ from .conftest import by_state, tampered
 pytestmark = pytest.mark.browser
 
 
+
 def assert_verdict_on_first_screen(page) -> None:
     box = page.locator("#verdict").bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"], box
@@ -47,20 +48,6 @@ def test_valid_code_from_the_camera(service, launch):
     phone.shot("scan-plate-mismatch.png")
     page.locator(".plate .key[data-field=record_no] button.no").click()  # undone: valid again
     assert page.locator("#verdict .word").inner_text() == "有效"
-    assert phone.problems == []
-
-
-def test_installable_and_ready_offline(service, launch):
-    phone = launch(by_state(service.manifest(), "valid")["qr_text"])
-    phone.open(service.url)
-    phone.offline_ready()  # trust list and feed synced, worker active with the shell and decoder cached
-    cdp = phone.context.new_cdp_session(phone.page)
-    assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
-    assert phone.page.evaluate("navigator.serviceWorker.controller !== null")  # claimed on the first load
-    panel = phone.page.locator("#data-panel")
-    panel.scroll_into_view_if_needed()
-    assert "第 1 号" in panel.inner_text() and "沈阳市城乡建设局" in panel.inner_text()
-    phone.shot("scan-full-page.png", full_page=True)
     assert phone.problems == []
 
 
@@ -103,6 +90,9 @@ def test_typed_text_and_lookup_by_numbers(service, launch):
     page = phone.page
     phone.open(service.url)
     phone.verdict()
+    # a photo from the gallery, decoded on the phone
+    page.locator("#photo").set_input_files(by_state(manifest, "ended")["qr_png"])
+    assert phone.verdict()["state"] == "ended"
     # a hardware scanner types the text and Enter
     page.locator("#text").fill(by_state(manifest, "revoked")["qr_text"])
     page.locator("#text").press("Enter")
@@ -120,4 +110,32 @@ def test_typed_text_and_lookup_by_numbers(service, launch):
     page.locator("#record_no").fill("辽A-T-99999")
     page.locator("#lookup-form button[type=submit]").click()
     assert phone.verdict()["state"] == "not_found"
+    assert phone.problems == []
+
+
+def test_installable_ready_offline_and_a_new_version_announces_itself(service, dist, launch):
+    phone = launch(by_state(service.manifest(), "valid")["qr_text"])
+    phone.open(service.url)
+    phone.verdict()
+    phone.offline_ready()  # trust list and feed synced, worker active with the shell and decoder cached
+    cdp = phone.context.new_cdp_session(phone.page)
+    assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    assert phone.page.evaluate("navigator.serviceWorker.controller !== null")  # claimed on the first load
+    panel = phone.page.locator("#data-panel").inner_text()
+    assert "第 1 号" in panel and "沈阳市城乡建设局" in panel
+    phone.shot("scan-full-page.png", full_page=True)
+    worker = dist / "sw.js"
+    published = worker.read_bytes()
+    try:
+        worker.write_bytes(published + b"\n// the next version\n")
+        phone.page.reload()  # the browser checks the worker at a navigation; the new one takes over
+        phone.page.wait_for_selector("#update", state="visible", timeout=30_000)
+        assert "新版本" in phone.page.locator("#update").inner_text()
+        phone.shot("scan-new-version.png")
+        with phone.page.expect_navigation():
+            phone.page.locator("#update-reload").click()
+        assert phone.page.locator("#update").is_hidden()
+        assert phone.verdict()["state"] == "valid"
+    finally:
+        worker.write_bytes(published)
     assert phone.problems == []

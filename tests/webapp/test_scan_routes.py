@@ -1,5 +1,7 @@
 """/scan/ over real HTTP: what it serves, with which headers, and what the rate limit leaves alone.
 
+Runs after the browser tests (file order): its rate-limit test spends the client's budget for a minute.
+
 The camera and WebAssembly are allowed under /scan/ only; every other route keeps the service's headers.
 """
 
@@ -13,21 +15,11 @@ import pytest
 
 from keys.algorithms import PublicKey
 
-from .conftest import ROOT, start_service
+from .conftest import RATE_LIMIT
 
 
-@pytest.fixture(scope="module")
-def service(built_app, tmp_path_factory):
-    # A tight limit, so that what is counted shows; the app and the signed feed must not be.
-    svc = start_service(tmp_path_factory.mktemp("scan-routes") / "data", {"CRANE_RATE_LIMIT": "8/minute"})
-    try:
-        yield svc
-    finally:
-        svc.stop()
-
-
-def build() -> dict:
-    return json.loads((ROOT / "webapp" / "dist" / "build.json").read_text("utf-8"))
+def build(dist) -> dict:
+    return json.loads((dist / "build.json").read_text("utf-8"))
 
 
 def test_the_app_page_may_use_the_camera_and_compile_the_decoder(service):
@@ -57,8 +49,8 @@ def test_every_other_route_keeps_todays_headers(service, path):
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_the_decoder_is_served_from_our_origin_as_wasm_long_cached(service):
-    files = build()["files"]
+def test_the_decoder_is_served_from_our_origin_as_wasm_long_cached(service, dist):
+    files = build(dist)["files"]
     wasm = files["decoder.wasm"]
     assert re.fullmatch(r"/scan/assets/zxing_reader-\d+\.\d+\.\d+-[0-9a-f]{10}\.wasm", wasm), wasm
     status, headers, body = service.get(wasm)
@@ -97,12 +89,13 @@ def test_config_pins_the_root_of_the_services_trust_configuration(service):
     assert config["max_age_s"] == 7 * 24 * 3600
 
 
-def test_the_signed_feed_and_the_app_are_not_counted_against_a_client(service):
-    app_js = build()["files"]["app.js"]
-    for _ in range(12):  # more than the 8/minute the client may spend
+def test_the_signed_feed_and_the_app_are_not_counted_against_a_client(service, dist):
+    app_js = build(dist)["files"]["app.js"]
+    allowed = int(RATE_LIMIT.split("/")[0])
+    for _ in range(allowed + 5):  # more than the client may spend in a minute
         assert service.get("/api/v1/status-feed?since=0&limit=5")[0] == 200
         assert service.get("/api/v1/trust-list")[0] == 200
         assert service.get("/scan/")[0] == 200
         assert service.get(app_js)[0] == 200
-    statuses = [service.get("/api/v1/verify?qr=HELLO")[0] for _ in range(12)]
+    statuses = [service.get("/api/v1/verify?qr=HELLO")[0] for _ in range(allowed + 1)]
     assert 429 in statuses  # the limit itself still holds where it applies

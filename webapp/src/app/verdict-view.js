@@ -76,9 +76,16 @@ export class VerdictView {
   }
 
   #badge(mode, ageSeconds) {
-    if (mode === "online") return h("p", { class: "badge", dataset: { mode } }, ...bi(...SOURCE_WORDS.online));
-    const [zh, en] = ageSeconds === null || ageSeconds === undefined ? ["无数据", "no data"] : age(ageSeconds);
-    return h("p", { class: "badge", dataset: { mode } }, ...bi(`离线 · 数据 ${zh}前`, `Offline · data ${en} old`));
+    const known = ageSeconds !== null && ageSeconds !== undefined;
+    const [zh, en] = known ? age(ageSeconds) : ["", ""];
+    if (mode === "online") {
+      // the offline data's age is shown online too: it is what the next check without signal will rest on
+      const [szh, sen] = SOURCE_WORDS.online;
+      return h("p", { class: "badge", dataset: { mode } },
+        ...bi(known ? `${szh} · 离线数据 ${zh}前` : szh, known ? `${sen} · offline data ${en} old` : sen));
+    }
+    return h("p", { class: "badge", dataset: { mode } },
+      ...bi(known ? `离线 · 数据 ${zh}前` : "离线 · 无数据", known ? `Offline · data ${en} old` : "Offline · no data"));
   }
 
   #cards(answer, cert, notes) {
