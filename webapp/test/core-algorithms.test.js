@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { fromBase64, fromHex, toHex } from "../src/core/bytes.js";
 import { sigStructure } from "../src/core/cose.js";
 import { verifyEd25519Fallback, verifySignature } from "../src/core/algorithms.js";
-import { readVector } from "./core-helpers.js";
+import { readVector } from "./core-support.js";
 
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;

@@ -13,8 +13,7 @@ import { concat, fromHex, toHex, utf8 } from "../src/core/bytes.js";
 import { certificateJson, readClaims } from "../src/core/claims.js";
 import { parseCose } from "../src/core/cose.js";
 import { ZDICT } from "../src/core/zdict.js";
-import { VECTORS } from "./core-helpers.js";
-import { prng } from "./core-mutations.js";
+import { VECTORS, prng } from "./core-support.js";
 
 const REPO = join(VECTORS, "..", "..");
 const PYTHON = join(REPO, ".venv", "bin", "python");
@@ -156,8 +155,8 @@ function run(kind, hex) {
   }
 }
 
-test("keys/ and the JavaScript stages agree on 2000 random COSE structures and claims maps", { skip: !existsSync(PYTHON) && "no .venv" }, () => {
-  const all = cases(2000, 99);
+test("keys/ and the JavaScript stages agree on 1200 random COSE structures and claims maps", { skip: !existsSync(PYTHON) && "no .venv" }, () => {
+  const all = cases(1200, 99);
   const ref = spawnSync(PYTHON, ["-c", REFERENCE], { cwd: REPO, input: JSON.stringify(all), encoding: "utf8", maxBuffer: 1 << 26 });
   assert.equal(ref.status, 0, ref.stderr);
   const reference = JSON.parse(ref.stdout);
@@ -169,5 +168,5 @@ test("keys/ and the JavaScript stages agree on 2000 random COSE structures and c
     const key = `${kind}:${theirs.ok ? "ok" : theirs.err.slice(0, 40)}`;
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
   }
-  assert.ok(outcomes.get("claims:ok") > 50 && outcomes.get("cose:ok") > 50, JSON.stringify([...outcomes]));
+  assert.ok(outcomes.get("claims:ok") > 30 && outcomes.get("cose:ok") > 30, JSON.stringify([...outcomes]));
 });

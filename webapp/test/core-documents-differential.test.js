@@ -10,9 +10,7 @@ import { test } from "node:test";
 
 import { checkFeedPage, loadTrustList, verifyFeedPage } from "../src/core/index.js";
 import { parseIso } from "../src/core/time.js";
-import { VECTORS, readVector } from "./core-helpers.js";
-import { prng } from "./core-mutations.js";
-import { signPage, signTrustList, testKey } from "./core-signing.js";
+import { VECTORS, prng, readVector, signPage, signTrustList, testKey } from "./core-support.js";
 
 const REPO = join(VECTORS, "..", "..");
 const PYTHON = join(REPO, ".venv", "bin", "python");
@@ -132,12 +130,12 @@ function summary(t) {
     keys: t.keys.map((k) => [k.kid, k.alg, k.issuer, k.role, k.state, k.notBefore, k.notAfter, k.compromisedAt]) };
 }
 
-test("keys/ and the core read 300 re-signed trust lists and 200 feed pages alike", { skip: !existsSync(PYTHON) && "no .venv" }, async () => {
+test("keys/ and the core read 150 re-signed trust lists and 120 feed pages alike", { skip: !existsSync(PYTHON) && "no .venv" }, async () => {
   const r = prng(5);
   const root = testKey("root-2026");
   const feedKey = testKey("feed-210100-ed25519");
-  const lists = Array.from({ length: 300 }, () => signTrustList(mutateList(LIST.list, r), root));
-  const pages = Array.from({ length: 200 }, () => { const [page, since] = mutatePage(r); return [signPage(page, feedKey), since]; });
+  const lists = Array.from({ length: 150 }, () => signTrustList(mutateList(LIST.list, r), root));
+  const pages = Array.from({ length: 120 }, () => { const [page, since] = mutatePage(r); return [signPage(page, feedKey), since]; });
   const run = spawnSync(PYTHON, ["-c", REFERENCE], { cwd: REPO, encoding: "utf8", maxBuffer: 1 << 26,
     input: JSON.stringify({ root: ROOT, lists, good_list: LIST, pages, odd_pages: ODD_PAGES, feed_kid: feedKey.kid }) });
   assert.equal(run.status, 0, run.stderr);
@@ -177,7 +175,7 @@ test("keys/ and the core read 300 re-signed trust lists and 200 feed pages alike
     }
     assert.deepEqual(mine, reference.pages[i], JSON.stringify([doc.page, since]));
   }
-  assert.ok(accepted > 60, `${accepted} lists accepted`);
+  assert.ok(accepted > 30, `${accepted} lists accepted`);
   // Signed as text by Python, checked from the text: numbers keep the form json.loads gives them.
   for (const text of reference.odd_pages) assert.ok(await verifyFeedPage(text, trust), text);
   const parsedFirst = JSON.parse(reference.odd_pages[0]);

@@ -6,8 +6,7 @@ import { test } from "node:test";
 import {
   FeedError, OfflineData, answerOffline, answerOfflineByNumbers, loadTrustList, markFor, verifyFeedPage, withMismatches,
 } from "../src/core/index.js";
-import { readVector, readVectorBytes } from "./core-helpers.js";
-import { signPage, signTrustList, testKey } from "./core-signing.js";
+import { readVector, readVectorBytes, signPage, signTrustList, testKey } from "./core-support.js";
 
 const LIST = readVector("trust-list.json");
 const ROOT = readVector("valid-ed25519.json").root_public_key;

@@ -10,7 +10,7 @@ import { Malformed } from "../src/core/errors.js";
 import { inflate } from "../src/core/inflate.js";
 import { b32decode, b32encode, unprefix } from "../src/core/qrtext.js";
 import { ZDICT } from "../src/core/zdict.js";
-import "./core-helpers.js";
+import "./core-support.js"; // WebCrypto on Node 18
 
 const PAYLOAD = "2KCE3IQBE4CEQJDAR2H4QWEWWOQFQ63Y";
 

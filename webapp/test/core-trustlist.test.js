@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { TrustListError, checkTrustListUpdate, loadTrustList } from "../src/core/index.js";
-import { readVector, readVectorBytes } from "./core-helpers.js";
-import { signTrustList, testKey } from "./core-signing.js";
+import { readVector, readVectorBytes, signTrustList, testKey } from "./core-support.js";
 
 const LIST_BYTES = readVectorBytes("trust-list.json");
 const LIST = readVector("trust-list.json");

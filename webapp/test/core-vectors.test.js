@@ -11,7 +11,7 @@ import { readClaims } from "../src/core/claims.js";
 import { toHex } from "../src/core/bytes.js";
 import { Malformed } from "../src/core/errors.js";
 import { loadTrustList, signatureJson, verifyAt } from "../src/core/index.js";
-import { readVector, readVectorBytes } from "./core-helpers.js";
+import { readVector, readVectorBytes } from "./core-support.js";
 
 const INDEX = readVector("index.json");
 const STAGES = ["unprefix", "base32", "cose", "signature", "inflate", "claims"];

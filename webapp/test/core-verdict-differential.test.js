@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { SignatureResult, State, answerCode, decide, loadTrustList, samePayload, sameRecordNo, unavailable } from "../src/core/index.js";
-import { VECTORS, readVector, readVectorBytes } from "./core-helpers.js";
+import { VECTORS, readVector, readVectorBytes } from "./core-support.js";
 
 const REPO = join(VECTORS, "..", "..");
 const PYTHON = join(REPO, ".venv", "bin", "python");

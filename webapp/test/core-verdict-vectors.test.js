@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 
 import { OfflineData, answerCode, answerOffline, loadTrustList, samePayload, sameRecordNo, unavailable } from "../src/core/index.js";
-import { readVector, readVectorBytes } from "./core-helpers.js";
+import { readVector, readVectorBytes } from "./core-support.js";
 
 const DOC = readVector("verdicts.json");
 const trustList = async () => {
