@@ -270,8 +270,8 @@ def _report_lines(report: DocumentReport) -> list[str]:
         lines = ["  ✘ 文件不完整或签章无效 not intact: a seal or signature fails, or the file was changed"]
     for sig in report.signatures:
         lines += _signature_lines(sig)
-    if not report.signatures:
-        lines.append("  ✘ 文件中没有签章或签名 the file carries no seal or signature")
+    said = {n for sig in report.signatures for n in sig.notes}
+    lines += [f"  · {note}" for note in report.notes if note not in said]
     return lines
 
 

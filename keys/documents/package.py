@@ -35,9 +35,12 @@ def _refuse(zh: str, en: str) -> DocumentError:
 
 @dataclass(frozen=True)
 class Package:
-    """The members of a package by their path inside it, without a leading slash."""
+    """The members of a package by their path inside it, without a leading slash. A member that does
+    not decompress (a bad CRC: a byte changed inside the zip) is left out and named in `damaged`, so
+    the references to it fail instead of the whole file being unreadable."""
 
     files: dict[str, bytes]
+    damaged: tuple[str, ...] = ()
 
     @classmethod
     def open(cls, data: bytes) -> Package:
@@ -54,21 +57,25 @@ class Package:
         if len(infos) > MAX_MEMBERS:
             raise _refuse(f"包内文件超过 {MAX_MEMBERS} 个", f"more than {MAX_MEMBERS} files in the package")
         files: dict[str, bytes] = {}
+        damaged: list[str] = []
         total = 0
         for info in infos:
             name = _safe_name(info.filename)
             if info.is_dir():
                 continue
-            if name in files:
+            if name in files or name in damaged:
                 raise _refuse(f"包内文件名重复：{name}", f"the package holds {name} twice")
             if info.flag_bits & 0x1:
                 raise _refuse(f"包内文件加密：{name}", f"{name} is encrypted")
             if info.file_size > MAX_MEMBER:
                 raise _refuse(f"包内文件过大：{name}", f"{name} declares more than {MAX_MEMBER // 2**20} MB")
-            body = _read_member(archive, info, name, MAX_TOTAL - total)
+            body = _read_member(archive, info, MAX_TOTAL - total)
+            if body is None:
+                damaged.append(name)
+                continue
             total += len(body)
             files[name] = body
-        return cls(files)
+        return cls(files, tuple(damaged))
 
     def get(self, name: str) -> bytes | None:
         return self.files.get(name)
@@ -92,7 +99,8 @@ def _safe_name(raw: str) -> str:
     return name
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, room: int) -> bytes:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, room: int) -> bytes | None:
+    """The member's bytes; None when it does not decompress or fails its CRC."""
     out = bytearray()
     try:
         with archive.open(info) as stream:
@@ -103,7 +111,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, roo
                 if len(out) > RATIO_FLOOR and len(out) > MAX_RATIO * max(info.compress_size, 1):
                     raise _refuse("压缩比异常（压缩炸弹）", "implausible compression ratio (a zip bomb)")
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError):
-        raise DocumentError(f"OFD 包已损坏：{name}。", f"The OFD package is damaged: {name}.") from None
+        return None
     return bytes(out)
 
 

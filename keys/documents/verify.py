@@ -49,6 +49,8 @@ def verify_document(data: bytes, now: datetime, roots: Sequence[Certificate] = (
     Raises DocumentError only for a file that is not a readable OFD package or is refused as hostile."""
     package = Package.open(data)
     ofd = package.get("OFD.xml")
+    if ofd is None and "OFD.xml" in package.damaged:
+        raise DocumentError("OFD 包已损坏：OFD.xml。", "The OFD package is damaged: OFD.xml.")
     if ofd is None:
         raise DocumentError("不是 OFD 文件（缺少 OFD.xml）。", "Not an OFD file (no OFD.xml).")
     root = parse_xml(ofd, "OFD.xml")
@@ -57,7 +59,7 @@ def verify_document(data: bytes, now: datetime, roots: Sequence[Certificate] = (
         raise DocumentError("不是 OFD 文件（OFD.xml 中没有文档）。", "Not an OFD file (OFD.xml lists no document).")
     listed: list[_Listed] = []
     doc_roots = []
-    notes = []
+    notes = [f"包内文件已损坏 damaged in the package (it does not decompress): {name}" for name in package.damaged]
     for body in bodies:
         if text_of(child(body, "DocRoot")):
             doc_roots.append(resolve("", text_of(child(body, "DocRoot"))))

@@ -239,3 +239,19 @@ def test_a_signature_covering_no_file_is_not_intact(pki, plain: bytes) -> None:
     sig, = _report(write_package(files), pki).signatures
     assert sig.signature_valid is True and sig.references_checked == 0 and not sig.intact
     assert any("covers no file" in n for n in sig.notes)
+
+
+def test_a_byte_changed_inside_the_zip_itself_is_not_intact(issued, pki) -> None:
+    """The page's compressed bytes changed in the .ofd file: the member fails its CRC, its reference fails."""
+    raw = bytearray(issued.document)
+    name = PAGE.encode()
+    header = raw.find(b"PK\x03\x04")
+    while raw[header + 30:header + 30 + len(name)] != name:
+        header = raw.find(b"PK\x03\x04", header + 4)
+    name_len = int.from_bytes(raw[header + 26:header + 28], "little")
+    extra_len = int.from_bytes(raw[header + 28:header + 30], "little")
+    compressed = int.from_bytes(raw[header + 18:header + 22], "little")
+    raw[header + 30 + name_len + extra_len + compressed // 2] ^= 0x10
+    report = _report(bytes(raw), pki)
+    assert not report.intact and report.signatures[0].references_bad == (PAGE,)
+    assert any(PAGE in n and "does not decompress" in n for n in report.notes)
