@@ -45,10 +45,10 @@ def check_ses(top: der.Node, signature_xml: bytes, seal_file: bytes | None) -> O
     tbs = kids[0]
     fields = tbs.items("TBS_Sign", 5 if v4 else 7)
     if v4:
-        signer_der, alg, signature = kids[1].octets(), kids[2].oid(), kids[3].bits()
+        signer_der, alg, signature = _cert_blob(kids[1], out.quirks), kids[2].oid(), kids[3].bits()
         out.signed_at = fields[2].time(out.quirks)
     else:
-        signer_der, alg, signature = fields[5].octets(), fields[6].oid(), kids[1].bits()
+        signer_der, alg, signature = _cert_blob(fields[5], out.quirks), fields[6].oid(), kids[1].bits()
         out.signed_at = _v1_time(fields[2], out.quirks)
     version = fields[0].integer()
     if version != (4 if v4 else 1):
@@ -73,6 +73,14 @@ def check_ses(top: der.Node, signature_xml: bytes, seal_file: bytes | None) -> O
     return out
 
 
+def _cert_blob(node: der.Node, quirks: list[str]) -> bytes:
+    """A certificate field: an OCTET STRING holding the DER; some writers put the certificate itself."""
+    if node.tag == der.SEQUENCE:
+        quirks.append("certificate embedded as a SEQUENCE, not inside an OCTET STRING")
+        return node.raw
+    return node.octets()
+
+
 def _v1_time(node: der.Node, quirks: list[str]) -> datetime | None:
     if node.tag in (der.UTC_TIME, der.GENERALIZED_TIME):
         return node.time(quirks)
@@ -93,13 +101,16 @@ def _check_seal(seal: der.Node, v4: bool, out: Outcome, seal_file: bytes | None)
     parts = seal.items("SESeal", 4 if v4 else 2)
     info = parts[0].expect(der.SEQUENCE, "SES_SealInfo")
     if v4:
-        maker_der, alg_node, value = parts[1].octets(), parts[2], parts[3].bits()
-        cert_node = parts[1]
+        cert_node, alg_node, value = parts[1], parts[2], parts[3].bits()
     else:
         sign_info = parts[1].items("SES_SignInfo", 3)
         cert_node, alg_node, value = sign_info[0], sign_info[1], sign_info[2].bits()
-        maker_der = cert_node.octets()
-    _read_seal_info(info, v4, out)
+    maker_der = _cert_blob(cert_node, out.quirks)
+    try:
+        _read_seal_info(info, v4, out)
+    except DocumentError as exc:
+        # What the seal shows is informative; its maker's signature over the bytes is what counts.
+        out.quirks.append(f"seal information partly unreadable ({exc.en})")
     out.maker = _certificate(maker_der, "maker", out)
     forms = [info.raw, der.seq(info.raw, cert_node.raw, alg_node.raw)]
     usual, other = (forms[0], forms[1]) if v4 else (forms[1], forms[0])

@@ -82,3 +82,13 @@ def test_a_bare_r_s_signature_is_read_and_noted(ofdrw) -> None:
     sig, = verify_document(changed, NOW, known_certificates=[ofdrw["USER"].certificate]).signatures
     assert sig.signature_valid is True
     assert "宽松读取 read leniently: signature stored as bare r||s instead of DER" in sig.notes
+
+
+def test_a_certificate_embedded_without_its_octet_string_is_read_and_noted(issued, pki) -> None:
+    def unwrap(value: bytes) -> bytes:
+        top = d.parse(value).children()
+        return d.seq(top[0].raw, top[1].octets(), top[2].raw, top[3].raw)
+    changed = edited(issued.document, "Doc_0/Signs/Sign_1/SignedValue.dat", unwrap)
+    sig, = verify_document(changed, NOW, roots=[pki.root.certificate]).signatures
+    assert sig.intact and sig.trusted
+    assert "宽松读取 read leniently: certificate embedded as a SEQUENCE, not inside an OCTET STRING" in sig.notes
