@@ -131,7 +131,7 @@ def check_file(path: Path, now: datetime, roots: Sequence[Certificate], resolve:
 def sniff(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         return "ofd"
-    if data[:1024].lstrip().startswith(b"%PDF-"):
+    if b"%PDF-" in data[:1024]:       # readers accept junk before the header
         return "pdf"
     return next((kind for magic, kind in _PICTURES.items() if data.startswith(magic)), "unknown")
 
