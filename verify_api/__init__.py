@@ -21,9 +21,10 @@ from .trust import TrustSource
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 LIMIT_RETRY_AFTER = "X-RateLimit-Retry-After"
-_CORS_PATHS = ("/api/v1/verify", "/api/v1/certificates/", "/api/v1/trust-list", "/api/v1/status-feed")
+_CORS_PATHS = ("/api/v1/verify", "/api/v1/certificates/", "/api/v1/trust-list", "/api/v1/status-feed",
+               "/api/v1/inspections", "/api/v1/enrol")
 _CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                 "Access-Control-Allow-Headers": "Content-Type, If-None-Match",
+                 "Access-Control-Allow-Headers": "Content-Type, If-None-Match, Authorization",
                  "Access-Control-Expose-Headers": "ETag, Retry-After", "Access-Control-Max-Age": "600"}
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
                      "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()"}
@@ -68,6 +69,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logger = logs.configure()
 
     from . import api, issuer_api, ops, pages, scan_app
+    from .inspections import api as inspections_api
+    from .inspections import pages as supervise
 
     if config.rate_limit:
         limiter.limit(config.rate_limit)(api.bp)
@@ -84,7 +87,13 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     # from the same address (an authority behind the same NAT) keeps working.
     limiter.limit(config.bad_token_limit, key_func=issuer_api.bad_token_key,
                   deduct_when=lambda r: r.status_code == 401)(issuer_api.bp)
-    for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp, scan_app.bp):
+    limiter.limit(config.bad_token_limit, key_func=issuer_api.bad_token_key,
+                  deduct_when=lambda r: r.status_code == 401)(inspections_api.bp)
+    # Enrolment codes are guessed at per address; a code that works costs nothing.
+    limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 404)(inspections_api.enrol_bp)
+    limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(supervise.signin)
+    for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp, scan_app.bp, inspections_api.bp,
+                      inspections_api.enrol_bp, supervise.bp):
         app.register_blueprint(blueprint)
     errors.install(app)
 

@@ -61,3 +61,39 @@ def issuer_audit(issuer: str) -> str:
 def token(token_id: str) -> str:
     """Hash: an issuer token's issuer code and the SHA-256 of its secret (never the secret)."""
     return f"{PREFIX}:{{t:{token_id}}}"
+
+
+# --- inspection records (verify_api/inspections/) -------------------------------------------------------
+# Every key of one province's inspections shares the tag {i:<2-digit province>}: one script stores a record
+# with its indexes and its log entry atomically, and a retried upload is told apart from a new one in the
+# same step. A province's inspections thus live on one master, like the feed; see docs/api.md.
+
+
+def inspection(province: str, inspection_id: str) -> str:
+    """Hash: one inspection record (its JSON, flags, who sent it, when), keyed by the client's id."""
+    return f"{PREFIX}:{{i:{province}}}:r:{inspection_id}"
+
+
+def inspections_received(province: str) -> str:
+    """Sorted set: the province's inspection ids by receipt time (newest-first lists, retention)."""
+    return f"{PREFIX}:{{i:{province}}}:received"
+
+
+def inspections_of(province: str, registration_no: str) -> str:
+    """Sorted set: the ids of one certificate's inspections in the province, by the device's check time."""
+    return f"{PREFIX}:{{i:{province}}}:c:{registration_no}"
+
+
+def inspection_log(province: str) -> str:
+    """Stream: every stored inspection in order of receipt, the cursor of GET /api/v1/inspections."""
+    return f"{PREFIX}:{{i:{province}}}:log"
+
+
+def session(digest: str) -> str:
+    """Hash with an expiry: a supervisor's page session, keyed by the SHA-256 of the cookie's random id."""
+    return f"{PREFIX}:{{s:{digest}}}"
+
+
+def enrolment(digest: str) -> str:
+    """String with an expiry: a token sealed under a one-time enrolment code, keyed by the code's SHA-256."""
+    return f"{PREFIX}:{{e:{digest}}}"

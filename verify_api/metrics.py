@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from enum import StrEnum
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -13,6 +15,8 @@ REQUESTS = Counter("crane_http_requests_total", "HTTP requests", ["endpoint", "m
 LATENCY = Histogram("crane_http_request_duration_seconds", "HTTP request latency", ["endpoint"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 VERDICTS = Counter("crane_verdicts_total", "Verification answers", ["signature", "state", "ok"])
+INSPECTIONS = Counter("crane_inspections_received_total", "Inspection records stored (duplicates not counted)")
+FLAGS = Counter("crane_inspection_flags_total", "Flags found on stored inspection records", ["code"])
 
 
 _children: dict[tuple, tuple] = {}
@@ -43,3 +47,9 @@ def count_verdict(answer: Answer) -> None:
     if child is None:
         child = _verdicts[key] = VERDICTS.labels(*key)
     child.inc()
+
+
+def count_inspection(flags: Iterable[StrEnum]) -> None:
+    INSPECTIONS.inc()
+    for flag in flags:
+        FLAGS.labels(flag.value).inc()

@@ -1,0 +1,116 @@
+"""Fixtures for inspection records: the app on a real redis-server with the demo certificates, a clock the
+test moves, and tokens of each role."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.verify_api.conftest import by_state, data_dir, demo_keys_dir  # noqa: F401 - fixtures
+from verify_api import create_app, demo
+from verify_api.config import Config
+from verify_api.store.tokens import Role
+
+# The demo certificates are signed up to today: the tests' clock starts now and moves only forward.
+START = datetime.now(UTC).replace(microsecond=0)
+
+
+class Clock:
+    """The service's clock, moved by the test (never the real one, never slept on)."""
+
+    def __init__(self, now: datetime = START):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def config(data_dir, redis_url, clock) -> Config:  # noqa: F811
+    return Config(data_dir=data_dir, redis_url=redis_url, public_url="https://verify.example.cn", rate_limit=None,
+                  now=clock)
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["crane"].store
+
+
+@pytest.fixture
+def manifest(app, store, data_dir, clock) -> dict:  # noqa: F811
+    """The demo certificates, registered when the test's clock starts; the clock then moves on an hour."""
+    path, _ = demo.build(store, data_dir, app.extensions["crane"].config.public_url, clock.now)
+    clock.advance(hours=1)
+    return json.loads(path.read_text("utf-8"))
+
+
+def make_token(store, role: Role, region: str, name: str = "张三", clock: Clock | None = None, **kw: Any) -> str:
+    now = clock.now if clock else START
+    return store.create_token(region, now, role=role, name=name, expires_at=now + timedelta(days=180), **kw)[1]
+
+
+@pytest.fixture
+def inspector(store, clock) -> str:
+    """An inspector of 辽宁 (21), where every demo certificate was issued."""
+    return make_token(store, Role.INSPECTOR, "21", "张三", clock)
+
+
+@pytest.fixture
+def supervisor(store, clock) -> str:
+    """A supervisor of 辽宁 (21)."""
+    return make_token(store, Role.SUPERVISOR, "21", "李四", clock)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def jpeg(size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
+    """A real JPEG (noise makes it big: JPEG cannot compress it)."""
+    import os
+
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)) if noise else Image.new("RGB", size,
+                                                                                                     (200, 120, 40))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def record(qr: str, clock: Clock, *, state: str = "valid", signature: str = "valid", mode: str = "offline",
+           location: dict | None = None, photo: bytes | None = None, **extra: Any) -> dict[str, Any]:
+    """An inspection record as a phone makes it, checked a minute before the clock's now."""
+    out = {"id": str(uuid.uuid4()), "qr": qr,
+           "checked_at": (clock.now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+           "shown": {"state": state, "signature": signature, "mode": mode, "data_age_s": 3600},
+           "plate": {"record_no": "match", "factory_serial": "unchecked"}, "location": location, "note": "",
+           "photo": base64.b64encode(photo).decode() if photo else None}
+    out.update(extra)
+    return out

@@ -1,0 +1,149 @@
+"""Receiving a batch of inspection records: each checked, re-verified, flagged and stored once.
+
+A record that cannot be stored is refused with the field named and the others are kept. Ids already
+stored (a retried batch) are answered `duplicate` with the flags they got the first time, and cost no
+verification; the store's script decides between two concurrent requests with the same id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from keys.trustlist import TrustList
+
+from .. import metrics
+from ..resolve import resolve
+from ..store import Store, StoreUnavailable
+from ..store.tokens import Principal
+from . import findings
+from .photos import MAX_PHOTO, PhotoError, Photos, check_jpeg
+from .record import Flag, Inspection, InspectionError, parse, record_id
+from .store import InspectionStore, Inspector, Sighting, StoredInspection, province_of
+
+MAX_BATCH = 500
+MAX_REQUEST = 20 * 1024 * 1024
+FUTURE_SKEW = timedelta(minutes=10)  # device clocks run fast; more than this is not a time we believe
+_MAX_PHOTO_TEXT = (MAX_PHOTO + 2) // 3 * 4
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Result:
+    id: str | None
+    outcome: Outcome
+    flags: tuple[Flag, ...] = ()
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "outcome": self.outcome.value,
+                "flags": [{"code": f.value, "zh": f.zh, "en": f.en} for f in self.flags], "reason": self.reason}
+
+
+class BatchError(ValueError):
+    """The batch as a whole cannot be read: (status, code, message)."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def records_of(body: dict[str, Any]) -> list[Any]:
+    items = body.get("inspections")
+    if not isinstance(items, list):
+        raise BatchError(400, "bad_batch", '须提交 {"inspections": [...]} / send {"inspections": [...]}')
+    if len(items) > MAX_BATCH:
+        raise BatchError(413, "too_many_records", f"每批至多 {MAX_BATCH} 条记录，本批 {len(items)} 条 / at most "
+                                                  f"{MAX_BATCH} records per batch, this one has {len(items)}")
+    if not items:
+        raise BatchError(400, "empty_batch", "批次中没有记录 / the batch holds no records")
+    return items
+
+
+@dataclass
+class _Accepted:
+    item: Inspection
+    photo: bytes | None
+
+
+def _accept(raw: Any, now: datetime, oldest: datetime) -> _Accepted:
+    item = parse(raw)
+    if item.checked_at > now + FUTURE_SKEW:
+        raise InspectionError("checked_at: 晚于服务器当前时间，请校准设备时钟 / is in the future; check the device clock")
+    if item.checked_at < oldest:
+        raise InspectionError("checked_at: 早于记录保存期限 / is older than records are kept")
+    photo = None
+    if item.photo is not None:
+        if len(item.photo) > _MAX_PHOTO_TEXT:
+            raise InspectionError("photo: 照片超过 2 MB / photo larger than 2 MB")
+        try:
+            photo = check_jpeg(base64.b64decode(item.photo, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            why = str(exc) if isinstance(exc, PhotoError) else "须为 base64 编码的 JPEG / must be a base64 JPEG"
+            raise InspectionError(f"photo: {why}") from None
+    return _Accepted(item, photo)
+
+
+def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustList, store: Store,
+           inspections: InspectionStore, photos: Photos, keep_records: timedelta) -> list[Result]:
+    province = province_of(inspector.scope)
+    results: list[Result | None] = [None] * len(raws)
+    accepted: dict[int, _Accepted] = {}
+    for n, raw in enumerate(raws):
+        try:
+            accepted[n] = _accept(raw, now, now - keep_records)
+        except InspectionError as exc:
+            results[n] = Result(record_id(raw), Outcome.REFUSED, reason=str(exc))
+    # Ids stored before (a retry) or given twice in this batch are duplicates, answered with their flags.
+    seen: set[str] = set()
+    for n, known in zip(list(accepted), inspections.exists(province, [a.item.id for a in accepted.values()]),
+                        strict=True):
+        rid = accepted[n].item.id
+        if known or rid in seen:
+            stored = inspections.get(province, rid) if known else None
+            mine = stored is not None and stored.inspector.token_id == inspector.token_id  # others' flags are theirs
+            results[n] = Result(rid, Outcome.DUPLICATE, stored.flags if mine else ())
+            del accepted[n]
+        seen.add(rid)
+    batch_sightings: dict[str, list[Sighting]] = {}
+    to_store: list[tuple[int, StoredInspection]] = []
+    for n, accepted_item in accepted.items():
+        item = accepted_item.item
+        resolution = resolve(item.qr, trust, store, now)
+        if resolution.store_down:
+            raise StoreUnavailable("registry unavailable while re-verifying")
+        found = findings.found_of(resolution.answer)
+        others: list[Sighting] = []
+        if found.registration_no and item.location:
+            others = inspections.sightings(province, found.registration_no, item.checked_at,
+                                           findings.TWO_SITES_WINDOW)
+            others += batch_sightings.get(found.registration_no, [])
+        if found.registration_no:
+            batch_sightings.setdefault(found.registration_no, []).append(findings.sighting(item))
+        flags = findings.flags(item, resolution.answer, inspector.scope, others)
+        ref = photos.put(now, item.id, accepted_item.photo) if accepted_item.photo is not None else ""
+        to_store.append((n, StoredInspection(item, flags, now, Inspector(inspector.token_id, inspector.name,
+                                                                         inspector.scope), found, ref)))
+    # A photo whose write failed midway stays an orphan file, removed with its day by the purge: deleting it
+    # here could take the photo of a record Redis stored before the connection broke.
+    stored = inspections.store([s for _, s in to_store])
+    for (n, item), new in zip(to_store, stored, strict=True):
+        if new:
+            results[n] = Result(item.record.id, Outcome.STORED, item.flags)
+            metrics.count_inspection(item.flags)
+        else:  # the same id arrived in another request at the same moment, and that one stored it
+            if item.photo:
+                with contextlib.suppress(OSError):
+                    photos.delete(item.photo)
+            results[n] = Result(item.record.id, Outcome.DUPLICATE, item.flags)
+    return [r for r in results if r is not None]
