@@ -39,6 +39,7 @@ class Certificate:
     signature_alg: str
     signature: bytes
     quirks: tuple[str, ...]
+    ca: bool = False                # basicConstraints cA, and keyCertSign if keyUsage is there
 
     @classmethod
     def parse(cls, data: bytes) -> Certificate:
@@ -54,11 +55,17 @@ class Certificate:
         subject, cn = _name(fields[4], quirks)
         issuer, _ = _name(fields[2], quirks)
         alg = top[1].expect(der.SEQUENCE, "signature algorithm").items("signature algorithm", 1)[0].oid()
+        try:
+            ca = _is_ca(fields[6:])
+        except DocumentError:
+            ca = False
+            quirks.append("certificate extensions unreadable: not taken as a CA")
         return cls(
-            der=bytes(data), tbs=tbs.raw, serial=fields[0].expect(der.INTEGER, "serial").value, subject=subject, issuer=issuer, subject_cn=cn or subject,
-            subject_name=fields[4].raw, issuer_name=fields[2].raw,
+            der=bytes(data), tbs=tbs.raw, serial=fields[0].expect(der.INTEGER, "serial").value, subject=subject,
+            issuer=issuer, subject_cn=cn or subject, subject_name=fields[4].raw, issuer_name=fields[2].raw,
             not_before=validity[0].time(quirks), not_after=validity[1].time(quirks),
             point=_point(fields[5]), signature_alg=alg, signature=top[2].bits(), quirks=tuple(dict.fromkeys(quirks)),
+            ca=ca,
         )
 
     def valid_at(self, moment: datetime) -> bool:
@@ -78,6 +85,31 @@ class Certificate:
         if self.signature_alg not in gm.SM2_SIGNATURE_ALGS:
             return False
         return issuer.verifies(self.signature, self.tbs, [])
+
+
+_BASIC_CONSTRAINTS, _KEY_USAGE = "2.5.29.19", "2.5.29.15"
+
+
+def _is_ca(optional: list[der.Node]) -> bool:
+    """May this certificate issue others: basicConstraints cA true, and keyCertSign when keyUsage is set."""
+    extensions = next((n for n in optional if n.tag == 0xA3), None)
+    if extensions is None:
+        return False
+    found = {}
+    for extension in extensions.items("extensions", 1)[0].children():
+        kids = extension.items("extension", 2)
+        found[kids[0].oid()] = kids[-1].octets()
+    basic = found.get(_BASIC_CONSTRAINTS)
+    if basic is None:
+        return False
+    flags = der.parse(basic).children()
+    if not (flags and flags[0].tag == 0x01 and flags[0].value not in (b"", b"\x00")):
+        return False
+    usage = found.get(_KEY_USAGE)
+    if usage is None:
+        return True
+    bits = der.parse(usage).expect(der.BIT_STRING, "keyUsage").value
+    return len(bits) > 1 and bool(bits[1] & 0x04)
 
 
 def _name(node: der.Node, quirks: list[str]) -> tuple[str, str]:
@@ -160,8 +192,10 @@ def _chain(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Cer
             return ChainResult(False, tuple(path),
                                f"issuer name matches trusted root {named[0].subject}, "
                                "but its signature does not verify with that root's key")
+        # Only a CA certificate may stand between the signer and a root: a signer's own certificate,
+        # issued by a trusted root, must not vouch for another it signed.
         step = next((c for c in intermediates
-                     if (c.subject_name == current.issuer_name or c.subject == current.issuer)
+                     if c.ca and (c.subject_name == current.issuer_name or c.subject == current.issuer)
                      and current.issued_by(c)), None)
         if step is None:
             break

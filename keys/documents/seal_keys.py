@@ -76,14 +76,14 @@ def make_seal_root(name: str, now: datetime, years: int = 20) -> SealIdentity:
 
 
 def make_seal_certificate(root: SealIdentity, name: str, now: datetime, days: int = 5 * 365,
-                          organization: str | None = None) -> SealIdentity:
-    """A new SM2 seal key and its certificate, issued by `root`."""
+                          organization: str | None = None, ca: bool = False) -> SealIdentity:
+    """A new SM2 seal key and its certificate, issued by `root`; `ca` makes an intermediate CA instead."""
     if root.certificate.point is None:
         raise DocumentError("根证书不是 SM2 证书。", "The root certificate is not an SM2 certificate.")
     key = PrivateKey.generate(Alg.SM2)
     subject = {"C": "CN", "O": organization or name, "CN": name}
     return SealIdentity(key, _certificate(key, subject, root, now - timedelta(days=1),
-                                          now + timedelta(days=days), ca=False))
+                                          now + timedelta(days=days), ca=ca))
 
 
 def load_identity(key_pem: bytes, cert_pem: bytes, passphrase: bytes | None = None) -> SealIdentity:
