@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
+from ..answer import CHINA_TIME
 from .certs import Certificate
 from .report import SignatureFormat
-
-CHINA = timezone(timedelta(hours=8))
 
 
 @dataclass
@@ -45,4 +44,4 @@ def loose_time(text: str, quirks: list[str]) -> datetime | None:
     if text.endswith("Z") or "+00" in text:
         return moment.replace(tzinfo=UTC)
     quirks.append(f"signing time {text!r} has no zone, read as China time (UTC+8)")
-    return moment.replace(tzinfo=CHINA)
+    return moment.replace(tzinfo=CHINA_TIME)
