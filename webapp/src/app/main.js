@@ -19,7 +19,7 @@ const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const SYNC_WAIT_MS = 15000; // a code scanned during a sync waits for its data this long at most
 
 const app = {
-  opened: null, config: null, store: null, trust: null, source: null, persisted: false, syncing: null, workerReady: false,
+  opened: null, config: null, store: null, trust: null, source: null, persisted: false, syncing: null, worker: null, workerReady: false,
   synced: false, camera: null, loop: null, view: null, checker: null,
 };
 
@@ -96,9 +96,13 @@ function markOfflineReady() {
   document.documentElement.dataset.offlineReady = String(Boolean(app.synced && app.workerReady));
 }
 
+const within = (promise, ms) => Promise.race([promise, new Promise((resolve) => setTimeout(resolve, ms))]);
+
+/** Before a check: the data it rests on, and on a first visit the app's own offline copy (so that a phone
+ * closed right after its first verdict still opens with no signal next time); each wait is bounded. */
 async function settled() {
   await app.opened;
-  if (app.syncing) await Promise.race([app.syncing, new Promise((resolve) => setTimeout(resolve, SYNC_WAIT_MS))]);
+  await Promise.all([app.syncing ? within(app.syncing, SYNC_WAIT_MS) : null, within(app.worker, SYNC_WAIT_MS)]);
 }
 
 // --- checking a code -------------------------------------------------------------------------------------
@@ -156,13 +160,14 @@ function showCameraControls() {
 }
 
 function wireCameraControls() {
-  $("#torch").addEventListener("click", async (event) => {
+  const torch = $("#torch");
+  torch.addEventListener("click", async () => {
     const on = !app.camera.torchOn;
     try {
       await app.camera.setTorch(on);
-      event.currentTarget.setAttribute("aria-pressed", String(on));
+      torch.setAttribute("aria-pressed", String(on));
     } catch {
-      event.currentTarget.hidden = true;
+      torch.hidden = true; // offered but refused: not offered after all
     }
   });
   $("#zoom").addEventListener("input", (event) => app.camera.setZoom(Number(event.target.value)).catch(() => {}));
@@ -198,6 +203,14 @@ async function photoPixels(file) {
   return context.getImageData(0, 0, canvas.width, canvas.height);
 }
 
+function scanAgain() {
+  $("#result").hidden = true;
+  $("#scanner").hidden = false;
+  $("#viewfinder").dataset.camera = app.camera.running ? "live" : "off";
+  app.loop.resume();
+  if (!app.camera.running) startCamera();
+}
+
 function wireInputs(decoder) {
   const photo = $("#photo");
   const photoMessage = $("#photo-message");
@@ -206,17 +219,20 @@ function wireInputs(decoder) {
     photo.value = "";
     if (!file) return;
     say(photoMessage, "正在识别照片…", "Reading the photo…");
+    app.loop.freeze();
+    app.view.pending(file.name); // what was shown before is not this photo's verdict
     let codes = [];
     try {
       codes = (await decoder.decodeImage(await photoPixels(file))).codes;
     } catch { /* a format the browser cannot draw: the decoder may still read the file itself */ }
     if (!codes.length) codes = (await decoder.decodeFile(file)).codes;
     if (!codes.length) {
+      scanAgain();
       say(photoMessage, "照片中未找到二维码，请拍得更近、更清楚后重试。", "No QR code found in the photo: take it closer and sharper.");
+      photoMessage.scrollIntoView({ block: "center" });
       return;
     }
     photoMessage.hidden = true;
-    app.loop.freeze();
     await checkText(codes[0].text);
   });
   $("#text-form").addEventListener("submit", async (event) => {
@@ -236,11 +252,7 @@ function wireInputs(decoder) {
     if (registrationNo && recordNo) await lookup(registrationNo, recordNo);
   });
   $("#scan-next").addEventListener("click", () => {
-    $("#result").hidden = true;
-    $("#scanner").hidden = false;
-    $("#viewfinder").dataset.camera = app.camera.running ? "live" : "off";
-    app.loop.resume();
-    if (!app.camera.running) startCamera();
+    scanAgain();
     window.scrollTo({ top: 0 });
   });
   $("#sync-now").addEventListener("click", () => syncNow());
@@ -274,7 +286,7 @@ async function main() {
   window.addEventListener("offline", netBadge);
 
   const camera = startCamera();
-  registerWorker({ onNewVersion: () => { $("#update").hidden = false; } })
+  app.worker = registerWorker({ onNewVersion: () => { $("#update").hidden = false; } })
     .then((status) => { app.workerReady = Boolean(status && status.cached); markOfflineReady(); })
     .catch(() => {});
   $("#update-reload").addEventListener("click", () => window.location.reload());
