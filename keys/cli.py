@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -259,7 +260,7 @@ def _read_identity(env: Environment, key: str, cert: str, passphrase_env: str | 
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 @click.option("--passphrase-env", help=PASSPHRASE_HELP)
 @click.pass_obj
-def seal_root(env, name, out, passphrase_env):
+def seal_root(env: Environment, name: str, out: str, passphrase_env: str | None) -> None:
     _write_identity(env, make_seal_root(name, env.now()), Path(out), "seal-root", _passphrase(env, passphrase_env))
 
 
@@ -271,13 +272,14 @@ def seal_root(env, name, out, passphrase_env):
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 @click.option("--passphrase-env", help=PASSPHRASE_HELP)
 @click.pass_obj
-def seal_key(env, name, root_key, root_cert, days, out, passphrase_env):
+def seal_key(env: Environment, name: str, root_key: str, root_cert: str, days: int, out: str,
+             passphrase_env: str | None) -> None:
     root = _read_identity(env, root_key, root_cert, passphrase_env)
     identity = make_seal_certificate(root, name, env.now(), days)
     _write_identity(env, identity, Path(out), identity.key.public_key().kid, _passphrase(env, passphrase_env))
 
 
-def _seal_options(command):
+def _seal_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed([
         click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False), required=True),
         click.option("--cert", "cert_path", type=click.Path(exists=True, dir_okay=False), required=True),
@@ -291,11 +293,14 @@ def _seal_options(command):
     return command
 
 
-def _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphrase_env):
+def _signer_and_maker(env: Environment, key_path: str, cert_path: str, maker_key: str | None,
+                      maker_cert: str | None, passphrase_env: str | None) -> tuple[SealIdentity, SealIdentity | None]:
     if bool(maker_key) != bool(maker_cert):
         raise click.UsageError("give both --maker-key and --maker-cert, or neither")
     signer = _read_identity(env, key_path, cert_path, passphrase_env)
-    return signer, _read_identity(env, maker_key, maker_cert, passphrase_env) if maker_key else None
+    if maker_key and maker_cert:
+        return signer, _read_identity(env, maker_key, maker_cert, passphrase_env)
+    return signer, None
 
 
 @seal.command("sign", help="Seal an OFD file (SES v4 by default) over every file it holds.")
@@ -306,8 +311,9 @@ def _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphras
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--ses-version", type=click.Choice(["4", "1"]), default="4", show_default=True)
 @click.pass_obj
-def seal_sign(env, ofd, key_path, cert_path, maker_key, maker_cert, out, passphrase_env, name, picture, page,
-              ses_version):
+def seal_sign(env: Environment, ofd: str, key_path: str, cert_path: str, maker_key: str | None,
+              maker_cert: str | None, out: str, passphrase_env: str | None, name: str | None, picture: str | None,
+              page: int, ses_version: str) -> None:
     signer, maker = _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphrase_env)
     seal_name = name or signer.certificate.subject_cn
     spec = SealSpec(seal_name, Path(picture).read_bytes() if picture else seal_picture(seal_name), page=page)
@@ -320,7 +326,8 @@ def seal_sign(env, ofd, key_path, cert_path, maker_key, maker_cert, out, passphr
 @click.option("--qr", "qr_text", required=True, help="the certificate's QR text (from crane-keys issue)")
 @_seal_options
 @click.pass_obj
-def seal_certificate(env, record_path, qr_text, key_path, cert_path, maker_key, maker_cert, out, passphrase_env):
+def seal_certificate(env: Environment, record_path: str, qr_text: str, key_path: str, cert_path: str,
+                     maker_key: str | None, maker_cert: str | None, out: str, passphrase_env: str | None) -> None:
     record = Record.from_json(json.loads(Path(record_path).read_text("utf-8")))
     signer, maker = _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphrase_env)
     Path(out).write_bytes(make_demo_document(record, qr_text, signer, env.now(), maker))

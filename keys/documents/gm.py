@@ -7,6 +7,7 @@ which is what keys.algorithms computes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from tongsuopy.crypto import hashes as gm_hashes
 
@@ -29,11 +30,14 @@ def sm3(data: bytes) -> bytes:
     return bytes(h.finalize())
 
 
-def _hashlib(name: str):
+Digest = Callable[[bytes], bytes]
+
+
+def _hashlib(name: str) -> Digest:
     return lambda data: hashlib.new(name, data).digest()
 
 
-_DIGESTS = {
+_DIGESTS: dict[str, Digest] = {
     "md5": _hashlib("md5"), "1.2.840.113549.2.5": _hashlib("md5"),
     "sha1": _hashlib("sha1"), "sha-1": _hashlib("sha1"), "1.3.14.3.2.26": _hashlib("sha1"),
     "sha256": _hashlib("sha256"), "sha-256": _hashlib("sha256"), "2.16.840.1.101.3.4.2.1": _hashlib("sha256"),
@@ -44,7 +48,7 @@ _DIGESTS = {
 _READ_AS_SM3 = {SM3 + ".2": "CheckMethod 1.2.156.10197.1.401.2 (SM3 with key) read as plain SM3"}
 
 
-def digest_for(method: str, quirks: list[str]):
+def digest_for(method: str, quirks: list[str]) -> Digest | None:
     """The digest function for a References CheckMethod, or None when it is not one we know."""
     name = method.strip().lower()
     if name in _READ_AS_SM3:

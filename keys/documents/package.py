@@ -130,7 +130,7 @@ def parse_xml(data: bytes, name: str) -> Element:
     """An XML file of the package; DTDs (and so entities) refused, nesting bounded."""
     try:
         depth = 0
-        root = None
+        root: Element | None = None
         for event, element in safe_et.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True):
             if event == "start":
                 depth += 1

@@ -144,7 +144,8 @@ def _check(package: Package, entry: _Listed, now: datetime, roots: Sequence[Cert
                     frozenset(covered), own)
 
 
-def _references(package: Package, signed_info: Element, entry: _Listed, base: str, quirks: list[str]):
+def _references(package: Package, signed_info: Element, entry: _Listed, base: str,
+                quirks: list[str]) -> tuple[list[str], list[str], set[str], int]:
     references = child(signed_info, "References")
     if references is None:
         return [], [], set(), 0
@@ -153,7 +154,9 @@ def _references(package: Package, signed_info: Element, entry: _Listed, base: st
         quirks.append("References without CheckMethod, read as MD5 (GB/T 33190's default)")
         method = "MD5"
     digest = gm.digest_for(method, quirks)
-    bad, explained, covered = [], [], set()
+    bad: list[str] = []
+    explained: list[str] = []
+    covered: set[str] = set()
     refs = children(references, "Reference")
     for ref in refs:
         path = _locate(package, base, ref.get("FileRef", ""), quirks)
