@@ -12,9 +12,11 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import click
+import segno
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -26,8 +28,11 @@ from keys.record import Record
 
 from . import demo
 from .config import Config
+from .inspections import Parts, Retention, purge
+from .inspections.access import ENROLMENT_TTL, Enrolments, enrolment_qr_text
 from .redis_server import ensure_embedded
 from .store import Outcome, Store
+from .store.tokens import Role
 from .trust import TrustSource
 
 DATA_DIR_HELP = "data directory (default: $CRANE_DATA_DIR or ./var)"
@@ -211,18 +216,62 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--issuer", required=True, help="the authority's 6-digit division code")
+@click.option("--issuer", help="issuer token: the authority's 6-digit division code")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.ISSUER.value, show_default=True)
+@click.option("--region", help="inspector or supervisor: the region, a division-code prefix such as 21 or 2101")
+@click.option("--name", default="", help="inspector or supervisor: the person's name")
+@click.option("--days", type=click.IntRange(1, 3650), default=180, show_default=True,
+              help="inspector or supervisor: days until the token expires")
+@click.option("--personal-data", is_flag=True, help="supervisor: may read inspectors' names and numbers unmasked")
+@click.option("--enrol", is_flag=True, help="also make a one-time enrolment QR (10 minutes) for the phone app")
+@click.option("--qr-png", type=click.Path(dir_okay=False), help="where to write the enrolment QR "
+              "(default: <data dir>/enrolment/<token id>.png)")
 @click.option("--note", default="")
 @click.option("--data-dir", help=DATA_DIR_HELP)
 @click.pass_obj
-def token_create(env: Environment, issuer: str, note: str, data_dir: str | None):
-    if not (issuer.isdigit() and len(issuer) == 6):
-        raise click.BadParameter("a 6-digit division code such as 210100", param_hint="--issuer")
+def token_create(env: Environment, issuer: str | None, role: str, region: str | None, name: str, days: int,
+                 personal_data: bool, enrol: bool, qr_png: str | None, note: str, data_dir: str | None):
+    config = _config(env, data_dir)
+    now = env.now()
+    if Role(role) is Role.ISSUER:
+        if not (issuer and issuer.isdigit() and len(issuer) == 6):
+            raise click.BadParameter("a 6-digit division code such as 210100", param_hint="--issuer")
+        scope, expires_at, name = issuer, None, ""
+    else:
+        if issuer or not (region and region.isdigit() and len(region) in (2, 4, 6)):
+            raise click.BadParameter("a region of 2, 4 or 6 digits such as 21 or 2101 (not --issuer)",
+                                     param_hint="--region")
+        scope, expires_at = region, now + timedelta(days=days)
+    with open_store(config) as store:
+        token_id, secret = store.create_token(scope, now, note, role=Role(role), name=name.strip(),
+                                              expires_at=expires_at, personal_data=personal_data)
+        code = Enrolments(store.transport).create(secret, now) if enrol else None
+    who = f"issuer {scope}" if expires_at is None else f"{role} {name.strip()} region {scope}, expires {expires_at:%Y-%m-%d}"
+    env.out(f"token {token_id} for {who}; it is shown only now, keep it secret")
+    if code is not None:
+        text = enrolment_qr_text(config.public_url, code)
+        png = Path(qr_png) if qr_png else config.data_dir / "enrolment" / f"{token_id}.png"
+        png.parent.mkdir(parents=True, exist_ok=True)
+        segno.make_qr(text, error="m").save(str(png), scale=8, border=4)
+        env.out(f"enrolment QR: {text}")
+        env.out(f"enrolment QR image: {png} (one use, within {ENROLMENT_TTL.seconds // 60} minutes)")
+    env.out(secret)
+
+
+@cli.group(help="Inspection records: retention.")
+def inspections() -> None:
+    pass
+
+
+@inspections.command("purge", help="Delete inspection records and photos older than their retention "
+                     "(CRANE_INSPECTION_RETENTION_DAYS, default 3 years; CRANE_PHOTO_RETENTION_DAYS, default 1 year).")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def inspections_purge(env: Environment, data_dir: str | None):
     config = _config(env, data_dir)
     with open_store(config) as store:
-        token_id, secret = store.create_token(issuer, env.now(), note)
-    env.out(f"token {token_id} for issuer {issuer}; it is shown only now, keep it secret")
-    env.out(secret)
+        records, photos = purge(Parts.of(store, config, Retention.from_env(env.vars)), env.now())
+    env.out(f"purged {records} inspection records and {photos} photos")
 
 
 @token.command("revoke")
