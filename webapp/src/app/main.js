@@ -1,7 +1,7 @@
 // The inspector's scanner at /scan/: wires the camera, the decoder, the checks, the offline data and the
 // service worker together. Every part that a browser may refuse is optional; scanning is not.
 import "./app.css";
-import { OfflineData, loadTrustList } from "../core/index.js";
+import { DEFAULT_MAX_AGE_MS, OfflineData, loadTrustList } from "../core/index.js";
 import { Camera, cameraProblem } from "./camera.js";
 import { Checker } from "./checker.js";
 import { renderDataPanel } from "./data-panel.js";
@@ -15,12 +15,12 @@ import { registerWorker } from "./sw-client.js";
 import { sync } from "./sync.js";
 import { VerdictView } from "./verdict-view.js";
 
-const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const SYNC_WAIT_MS = 15000; // a code scanned during a sync waits for its data this long at most
+const RESYNC_AFTER_MS = 15 * 60 * 1000; // a phone brought back to the app with signal refreshes older data
 
 const app = {
-  opened: null, config: null, store: null, trust: null, source: null, persisted: false, syncing: null, worker: null, workerReady: false,
-  synced: false, camera: null, loop: null, view: null, checker: null,
+  opened: null, config: null, store: null, trust: null, source: null, persisted: false, syncing: null, synced: false,
+  worker: null, workerReady: false, camera: null, loop: null, view: null, checker: null,
 };
 
 function say(element, zh, en) {
@@ -283,6 +283,10 @@ async function main() {
   wireInputs(decoder);
   netBadge();
   window.addEventListener("online", () => { netBadge(); syncNow(); });
+  document.addEventListener("visibilitychange", async () => {
+    if (document.visibilityState !== "visible" || !app.store || !navigator.onLine) return;
+    if (Date.now() - ((await app.store.meta("last_sync")) || 0) > RESYNC_AFTER_MS) syncNow();
+  });
   window.addEventListener("offline", netBadge);
 
   const camera = startCamera();
