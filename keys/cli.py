@@ -22,7 +22,7 @@ from .identifiers import validate_credit_code
 from .payload import issue as issue_payload
 from .payload import verify_at
 from .record import Record
-from .trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
+from .trustlist import IssuerContact, KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 
 PASSPHRASE_HELP = "name of an environment variable holding the private key's passphrase"  # noqa: S105
 
@@ -97,14 +97,26 @@ def trust() -> None:
 @click.option("--role", type=click.Choice([r.value for r in KeyRole]), default=KeyRole.ISSUER.value)
 @click.option("--not-before")
 @click.option("--not-after")
+@click.option("--number-prefix", "number_prefixes", multiple=True,
+              help="a registration-number prefix the issuer owns, e.g. 辽A- (repeat for more); without any, the "
+                   "issuer keeps the number space the list gives it already")
+@click.option("--contact-phone", default="", help="the authority's public phone, shown on refused certificates' pages")
+@click.option("--contact-address", default="", help="the authority's public address")
+@click.option("--contact-url", default="", help="the authority's public web page (http or https)")
 @click.option("--trust", "trust_path", type=click.Path(dir_okay=False), required=True)
 @click.pass_obj
-def trust_add(env, pub, issuer, name, credit_code, role, not_before, not_after, trust_path):
+def trust_add(env, pub, issuer, name, credit_code, role, not_before, not_after, number_prefixes, contact_phone,
+              contact_address, contact_url, trust_path):
     if credit_code:
         validate_credit_code(credit_code)
     key = PublicKey.from_pem(Path(pub).read_bytes())
     path = Path(trust_path)
-    draft = _read_draft(path).with_issuer(TrustedIssuer(issuer, name, credit_code)).with_key(TrustedKey(
+    draft = _read_draft(path)
+    known = draft.issuer(issuer)
+    contact = IssuerContact.from_json({"phone": contact_phone, "address": contact_address, "url": contact_url}) \
+        if contact_phone or contact_address or contact_url else (known.contact if known else None)
+    prefixes = tuple(number_prefixes) or (known.number_prefixes if known else None)
+    draft = draft.with_issuer(TrustedIssuer(issuer, name, credit_code, prefixes, contact)).with_key(TrustedKey(
         kid=key.kid, public_key=key, issuer=issuer, role=KeyRole(role),
         not_before=parse_time(not_before, env) if not_before else None,
         not_after=parse_time(not_after, env) if not_after else None,
@@ -113,10 +125,11 @@ def trust_add(env, pub, issuer, name, credit_code, role, not_before, not_after, 
     env.out(f"added {role} key {key.kid} ({key.alg}) for {issuer} {name}; sign the list to publish it")
 
 
-@trust.command("set-state", help="Retire a key, or mark it compromised from a moment (--at, default now).")
+@trust.command("set-state", help="Retire a key or mark it compromised, from a moment (--at, default now): it "
+               "signs nothing from then on, and what it signed before stays valid (retired) or not (compromised).")
 @click.argument("kid")
 @click.argument("state", type=click.Choice([KeyState.RETIRED.value, KeyState.COMPROMISED.value, KeyState.ACTIVE.value]))
-@click.option("--at", help="compromised from this time (ISO 8601)")
+@click.option("--at", help="retired or compromised from this time (ISO 8601)")
 @click.option("--trust", "trust_path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.pass_obj
 def trust_set_state(env, kid, state, at, trust_path):
@@ -126,9 +139,14 @@ def trust_set_state(env, kid, state, at, trust_path):
     if not matching:
         raise click.UsageError(f"no key {kid} in {path}")
     new_state = KeyState(state)
-    when = parse_time(at, env) if new_state is KeyState.COMPROMISED else None
+    when = None if new_state is KeyState.ACTIVE else parse_time(at, env)
     for key in matching:
-        draft = draft.with_key(replace(key, state=new_state, compromised_at=when))
+        if new_state is KeyState.RETIRED:  # a compromise stays recorded; retirement only adds its moment
+            key = replace(key, state=KeyState.COMPROMISED if key.state is KeyState.COMPROMISED else new_state,
+                          retired_at=when)
+        else:
+            key = replace(key, state=new_state, compromised_at=when, retired_at=None if when is None else key.retired_at)
+        draft = draft.with_key(key)
     _save_draft(path, draft)
     env.out(f"key {kid} is {state}" + (f" from {when.isoformat()}" if when else "") + "; sign the list to publish it")
 
@@ -160,15 +178,26 @@ def trust_list(env, trust_path, root_pub):
     check = "signature checked" if root_pub else f"{len(doc.signatures)} signature(s), not checked"
     env.out(f"trust list serial {listed.serial}, root {listed.root.kid if listed.root else '(unsigned)'}, {check}")
     for issuer in sorted(listed.issuers, key=lambda i: i.code):
-        env.out(f"issuer {issuer.code} {issuer.name} {issuer.credit_code or ''}".rstrip())
+        space = "any number" if issuer.number_prefixes is None else "numbers " + " ".join(issuer.number_prefixes)
+        env.out(f"issuer {issuer.code} {issuer.name} {issuer.credit_code or ''}".rstrip() + f" ({space})")
     for key in sorted(listed.keys, key=lambda k: (k.issuer, k.kid)):
         window = f"{_day(key.not_before)}..{_day(key.not_after)}"
         extra = f" from {key.compromised_at.isoformat()}" if key.compromised_at else ""
+        extra += f" retired from {key.retired_at.isoformat()}" if key.retired_at else ""
         env.out(f"  key {key.kid} {key.alg:<5} {key.role:<6} {key.issuer} {window} {key.state}{extra}")
 
 
 def _day(moment) -> str:
     return moment.date().isoformat() if moment else ""
+
+
+def _read_record(path: str) -> Record:
+    try:
+        return Record.from_json(json.loads(Path(path).read_text("utf-8")))
+    except ValueError as exc:
+        if isinstance(exc, RecordError):
+            raise
+        raise click.BadParameter(f"{path} is not JSON: {exc}") from None
 
 
 @cli.command(help="Sign a certificate record and print its QR text (last line).")
@@ -181,12 +210,7 @@ def _day(moment) -> str:
 @click.option("--passphrase-env", help=PASSPHRASE_HELP)
 @click.pass_obj
 def issue(env, record_path, key_path, base_url, png, svg, at, passphrase_env):
-    try:
-        record = Record.from_json(json.loads(Path(record_path).read_text("utf-8")))
-    except ValueError as exc:
-        if isinstance(exc, RecordError):
-            raise
-        raise click.BadParameter(f"{record_path} is not JSON: {exc}") from None
+    record = _read_record(record_path)
     if record.paper:
         raise click.UsageError("a paper certificate has no QR code")
     key = read_private(key_path, env, passphrase_env)
@@ -328,7 +352,7 @@ def seal_sign(env: Environment, ofd: str, key_path: str, cert_path: str, maker_k
 @click.pass_obj
 def seal_certificate(env: Environment, record_path: str, qr_text: str, key_path: str, cert_path: str,
                      maker_key: str | None, maker_cert: str | None, out: str, passphrase_env: str | None) -> None:
-    record = Record.from_json(json.loads(Path(record_path).read_text("utf-8")))
+    record = _read_record(record_path)
     signer, maker = _signer_and_maker(env, key_path, cert_path, maker_key, maker_cert, passphrase_env)
     Path(out).write_bytes(make_demo_document(record, qr_text, signer, env.now(), maker))
     env.out(f"demo certificate {out}, sealed as {signer.certificate.subject}; it carries no legal force")

@@ -21,7 +21,7 @@ import cbor2
 
 from . import cbor
 from .algorithms import Alg, PrivateKey, cose_id
-from .answer import IssuerRef, Signature, SignatureResult
+from .answer import SIGNATURE_LABELS, IssuerRef, Signature, SignatureResult
 from .errors import CraneError
 from .identifiers import CRANE_TYPE_CODE, SERIAL_RE, LicenceId
 from .record import Category, Record
@@ -396,15 +396,38 @@ def verify_envelope(envelope: Envelope, trust: TrustList, now: datetime) -> Veri
     found = replace(found, result=SignatureResult.VALID, claims=claims)
     if claims.issuer_code != key.issuer:
         return replace(found, result=SignatureResult.INVALID, reason="payload names another issuer than the key's")
+    beyond = authority_problem(issuer, claims.registration_no, claims.licence_id_full)
+    if beyond:
+        return replace(found, result=SignatureResult.INVALID, reason=beyond[2])
     if claims.signed_at > now + FUTURE_SKEW:
         return replace(found, result=SignatureResult.KEY_NOT_VALID_AT_ISSUE, reason="signing time is in the future")
     judged = key.judge(claims.signed_at)
     if judged is SignatureResult.KEY_REVOKED:
         return replace(found, result=judged, reason=f"key {key.kid} is compromised from {key.compromised_at}")
+    if judged is SignatureResult.KEY_NOT_VALID_AT_ISSUE and key.retired_at and claims.signed_at >= key.retired_at:
+        return replace(found, result=judged, reason=f"key {key.kid} is retired from {key.retired_at}")
     if judged is SignatureResult.KEY_NOT_VALID_AT_ISSUE:
         return replace(found, result=judged, reason=f"signed at {claims.signed_at}, outside key {key.kid}'s "
                                                     f"validity {key.not_before or '-'} .. {key.not_after or '-'}")
     return found
+
+
+def authority_problem(issuer: TrustedIssuer | None, registration_no: str,
+                      licence_id: str | None) -> tuple[str, str, str] | None:
+    """Why an issuer may not state this number or e-licence identifier (code, zh, en), or None when it may.
+
+    A key signs for its issuer only: numbers outside the issuer's number space and identifiers whose
+    issuer part is another authority's credit code (as the trust list, never the record, states it) are
+    not its to give. An implied identifier (serial only) is made from the signer's credit code already.
+    """
+    if issuer is not None and not issuer.owns(registration_no):
+        return ("number_outside_issuer_space", f"登记编号 {registration_no} 不在发证机关 {issuer.code} 的编号范围内",
+                f"registration number {registration_no} is outside the number space of issuer {issuer.code}")
+    if licence_id is not None and (issuer is None or issuer.credit_code is None
+                                   or LicenceId.parse(licence_id).issuer_credit_code != issuer.credit_code):
+        return ("licence_id_of_another_issuer", "电子证照标识的发证机关部分不是签发机关的统一社会信用代码",
+                "the e-licence identifier names another issuer than the signing one")
+    return None
 
 
 class SignedRecordError(CraneError, ValueError):
@@ -420,19 +443,23 @@ def check_signed_record(record: Record, qr_text: object, trust: TrustList, now: 
 
     What an issuing system hands in (the issuer API, a bulk import) is checked here, one way for all.
     """
+    beyond = authority_problem(trust.issuer(record.issuer.code), record.registration_no, record.licence_id)
+    if beyond:
+        raise SignedRecordError(beyond[0], f"{beyond[1]} / {beyond[2]}")
     if record.paper:
         if qr_text:
-            raise SignedRecordError("invalid_record", "a paper certificate has no QR payload")
+            raise SignedRecordError("invalid_record", "纸质证书没有二维码内容 qr_text / a paper certificate has no QR payload")
         return None
     if not isinstance(qr_text, str):
-        raise SignedRecordError("missing_qr_text", "an electronic certificate needs its qr_text")
+        raise SignedRecordError("missing_qr_text", "电子证书须附二维码内容 qr_text / an electronic certificate needs its qr_text")
     verification = verify_at(qr_text, trust, now)
     if not verification.valid:
         result = verification.result.value
-        raise SignedRecordError("signature_" + result, f"signature {result}"
+        zh, _ = SIGNATURE_LABELS[verification.result]
+        raise SignedRecordError("signature_" + result, f"二维码签名未通过（{zh}） / signature {result}"
                                 + (f": {verification.reason}" if verification.reason else ""))
     differences = verification.claims.differences(record)
     if differences:
-        raise SignedRecordError("payload_mismatch",
-                                "the signed payload differs from the record in " + ", ".join(differences))
+        raise SignedRecordError("payload_mismatch", "签名内容与记录不一致，字段 / the signed payload differs from the "
+                                "record in: " + ", ".join(differences))
     return qr_text.strip()

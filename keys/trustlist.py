@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -36,10 +37,61 @@ class KeyState(StrEnum):
 
 
 @dataclass(frozen=True)
+class IssuerContact:
+    """How the public reaches an issuing authority; shown on pages of certificates that may not be used."""
+
+    phone: str = ""
+    address: str = ""
+    url: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {k: v for k, v in (("phone", self.phone), ("address", self.address), ("url", self.url)) if v}
+
+    @classmethod
+    def from_json(cls, data: Any) -> IssuerContact:
+        if not isinstance(data, dict) or set(data) - {"phone", "address", "url"}:
+            raise TrustListError("an issuer's contact is an object of phone, address and url")
+        values = {k: data.get(k, "") for k in ("phone", "address", "url")}
+        if not all(isinstance(v, str) and len(v) <= 200 for v in values.values()):
+            raise TrustListError("an issuer's contact holds texts of at most 200 characters")
+        # Pages link to it: only a web address, never javascript: or another scheme.
+        if values["url"] and not re.fullmatch(r"https?://[^\s\"'<>]+", values["url"]):
+            raise TrustListError(f"an issuer's contact url must be an http(s) address: {values['url']!r}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class TrustedIssuer:
     code: str
     name: str
     credit_code: str | None = None
+    # The registration numbers this issuer may sign, by prefix ("辽A-"); None: a list from before number
+    # spaces, in which the issuer is not limited.
+    number_prefixes: tuple[str, ...] | None = None
+    contact: IssuerContact | None = None
+
+    def owns(self, registration_no: str) -> bool:
+        return self.number_prefixes is None or registration_no.startswith(self.number_prefixes)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "name": self.name, "credit_code": self.credit_code}
+        if self.number_prefixes is not None:
+            out["number_prefixes"] = list(self.number_prefixes)
+        if self.contact is not None:
+            out["contact"] = self.contact.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrustedIssuer:
+        prefixes = data.get("number_prefixes")
+        if prefixes is not None and not (isinstance(prefixes, list) and all(
+                isinstance(p, str) and 0 < len(p) <= 40 for p in prefixes)):
+            raise TrustListError(f"issuer {data['code']}: number_prefixes is a list of texts")
+        contact = data.get("contact")
+        return cls(str(data["code"]), str(data["name"]),
+                   data.get("credit_code") and validate_credit_code(data["credit_code"]),
+                   None if prefixes is None else tuple(prefixes),
+                   None if contact is None else IssuerContact.from_json(contact))
 
 
 @dataclass(frozen=True)
@@ -52,6 +104,7 @@ class TrustedKey:
     not_after: datetime | None = None
     state: KeyState = KeyState.ACTIVE
     compromised_at: datetime | None = None
+    retired_at: datetime | None = None  # signs nothing from this moment; what it signed before stands
 
     @property
     def alg(self) -> Alg:
@@ -61,17 +114,22 @@ class TrustedKey:
         """Validity and compromise are judged at the signing time, so a retired key still verifies its past."""
         if self.state is KeyState.COMPROMISED and (self.compromised_at is None or signed_at >= self.compromised_at):
             return SignatureResult.KEY_REVOKED
+        if self.retired_at is not None and signed_at >= self.retired_at:
+            return SignatureResult.KEY_NOT_VALID_AT_ISSUE
         if (self.not_before and signed_at < self.not_before) or (self.not_after and signed_at > self.not_after):
             return SignatureResult.KEY_NOT_VALID_AT_ISSUE
         return SignatureResult.VALID
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kid": self.kid, "alg": self.alg.value, "issuer": self.issuer, "role": self.role.value,
             "public_key": base64.b64encode(self.public_key.spki).decode(),
             "not_before": _iso(self.not_before), "not_after": _iso(self.not_after),
             "state": self.state.value, "compromised_at": _iso(self.compromised_at),
         }
+        if self.retired_at is not None:
+            out["retired_at"] = _iso(self.retired_at)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrustedKey:
@@ -82,6 +140,7 @@ class TrustedKey:
             kid=str(data["kid"]), public_key=public_key, issuer=str(data["issuer"]), role=KeyRole(data["role"]),
             not_before=_time(data.get("not_before")), not_after=_time(data.get("not_after")),
             state=KeyState(data.get("state", "active")), compromised_at=_time(data.get("compromised_at")),
+            retired_at=_time(data.get("retired_at")),
         )
 
 
@@ -119,8 +178,7 @@ class TrustList:
             "root": None if self.root is None else {
                 "alg": self.root.alg.value, "kid": self.root.kid,
                 "public_key": base64.b64encode(self.root.spki).decode()},
-            "issuers": [{"code": i.code, "name": i.name, "credit_code": i.credit_code}
-                        for i in sorted(self.issuers, key=lambda i: i.code)],
+            "issuers": [i.to_json() for i in sorted(self.issuers, key=lambda i: i.code)],
             "keys": [k.to_json() for k in sorted(self.keys, key=lambda k: (k.kid, k.public_key.spki))],
         }
 
@@ -129,17 +187,18 @@ class TrustList:
         try:
             if body.get("format") != FORMAT:
                 raise TrustListError(f"unsupported trust list format {body.get('format')!r}")
-            root = body.get("root") and PublicKey.from_spki(base64.b64decode(body["root"]["public_key"], validate=True))
+            # Only null names no root: [], {}, "", 0 or false are a malformed root, refused here.
+            root_data = body.get("root")
+            root = None if root_data is None else PublicKey.from_spki(
+                base64.b64decode(root_data["public_key"], validate=True))
             return cls(
                 root=root, serial=int(body["serial"]), issued_at=_time(body.get("issued_at")),
-                issuers=tuple(TrustedIssuer(str(i["code"]), str(i["name"]),
-                                            i.get("credit_code") and validate_credit_code(i["credit_code"]))
-                              for i in body["issuers"]),
+                issuers=tuple(TrustedIssuer.from_json(i) for i in body["issuers"]),
                 keys=tuple(TrustedKey.from_json(k) for k in body["keys"]),
             )
         except TrustListError:
             raise
-        except (CraneError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (CraneError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise TrustListError(f"malformed trust list: {exc!r}") from None
 
 

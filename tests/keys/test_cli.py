@@ -98,6 +98,21 @@ def test_compromise_through_the_commands(run, tmp_path):
     assert "key_revoked" in out[0]
 
 
+def test_retirement_through_the_commands_keeps_the_past_and_refuses_the_rest(run, tmp_path):
+    kid, _ = _setup(run, tmp_path)
+    before = run("issue", "record.json", "--key", f"keys/{kid}.key.pem", "--base-url", "https://v.example.cn",
+                 "--at", "2025-12-31T23:59:59+08:00")[-1]
+    at = run("issue", "record.json", "--key", f"keys/{kid}.key.pem", "--base-url", "https://v.example.cn",
+             "--at", "2026-01-01T00:00:00+08:00")[-1]
+    run("trust", "set-state", kid, "retired", "--at", "2026-01-01T00:00:00+08:00", "--trust", "trust.json")
+    run("trust", "sign", "--trust", "trust.json", "--root-key", "keys/root.key.pem")
+    listing = "\n".join(run("trust", "list", "--trust", "trust.json", "--root-pub", "keys/root.pub.pem"))
+    assert "retired from 2026-01-01" in listing
+    run("verify", before, "--trust", "trust.json", "--root-pub", "keys/root.pub.pem")
+    out = run("verify", at, "--trust", "trust.json", "--root-pub", "keys/root.pub.pem", expect=ExitStatus.NOT_OK)
+    assert "key_not_valid_at_issue" in out[0]
+
+
 def test_root_rotation_through_the_commands(run, tmp_path):
     kid, _ = _setup(run, tmp_path)
     text = run("issue", "record.json", "--key", f"keys/{kid}.key.pem", "--base-url", "https://v.example.cn")[-1]

@@ -3,11 +3,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keys.algorithms import Alg, PrivateKey
 from keys.answer import SignatureResult
 from keys.errors import TrustListError
-from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustedKey, TrustList
+from keys.trustlist import IssuerContact, KeyRole, KeyState, SignedTrustList, TrustedKey, TrustList
 
 from .conftest import SIGNED
 
@@ -83,3 +85,94 @@ def test_the_canonical_body_survives_a_round_trip(world):
     body = world.trust.body()
     assert TrustList.from_body(body).body() == body
     assert SignedTrustList.loads(world.signed().dumps()).body == body
+
+
+# --- hostile and malformed bodies: a TrustListError, never another exception --------------------------
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                     max_leaves=8)
+
+
+def _replace_at(body, path, value):
+    """The body with the value at `path` (keys and indexes) replaced."""
+    body = json.loads(json.dumps(body))
+    node = body
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return body
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*prefix, i))
+
+
+@pytest.mark.parametrize("root", [[], {}, "", 0, False, "x", [1], {"public_key": 5}, {"public_key": "AAAA"}])
+def test_a_falsy_or_malformed_root_is_refused_as_a_trust_list_error(world, root):
+    """Any server answering a sync could send these; they used to raise AttributeError before any check."""
+    body = _replace_at(world.signed().body, ("root",), root)
+    with pytest.raises(TrustListError):
+        SignedTrustList(body, world.signed().signatures).verify(world.root.public_key())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_malformed_body_is_a_trust_list_error(world, data):
+    signed = world.signed()
+    paths = [p for p in _paths(signed.body) if p]
+    path = data.draw(st.sampled_from(paths))
+    body = _replace_at(signed.body, path, data.draw(_JSON))
+    document = json.dumps({"list": body, "signatures": list(signed.signatures)})
+    try:
+        SignedTrustList.loads(document).verify(world.root.public_key())
+    except TrustListError:
+        pass
+    whole = data.draw(_JSON)
+    try:
+        SignedTrustList.loads(json.dumps({"list": whole, "signatures": []})).verify(world.root.public_key())
+    except TrustListError:
+        pass
+
+
+# --- number spaces, contacts, retirement --------------------------------------------------------------
+
+def test_number_spaces_and_contacts_round_trip_through_a_signed_list(world):
+    issuer = replace(world.issuer, number_prefixes=("辽A-",),
+                     contact=IssuerContact(phone="024-12345678", url="https://example.cn/zjj"))
+    trust = replace(world.trust, issuers=(issuer,))
+    loaded = SignedTrustList.loads(SignedTrustList.sign(trust, world.root).dumps()).verify(world.root.public_key())
+    assert loaded.issuer(issuer.code) == issuer
+    assert loaded.issuer(issuer.code).owns("辽A-SY-2024-00456")
+    assert not loaded.issuer(issuer.code).owns("辽B-DL-2024-00456")
+    assert world.issuer.owns("辽B-DL-2024-00456"), "a list without number spaces limits nobody"
+
+
+@pytest.mark.parametrize("contact", [{"url": "javascript:alert(1)"}, {"phone": 5}, {"email": "a@b"}, "024-1", []])
+def test_a_contact_that_a_page_could_not_show_safely_is_refused(world, contact):
+    body = world.trust.body()
+    body["issuers"][0]["contact"] = contact
+    with pytest.raises(TrustListError):
+        TrustList.from_body(body)
+
+
+@pytest.mark.parametrize("prefixes", ["辽A-", [""], [1], {"a": 1}])
+def test_malformed_number_prefixes_are_refused(world, prefixes):
+    body = world.trust.body()
+    body["issuers"][0]["number_prefixes"] = prefixes
+    with pytest.raises(TrustListError):
+        TrustList.from_body(body)
+
+
+def test_a_retired_key_verifies_what_it_signed_before_its_retirement_only(world):
+    key = next(k for k in world.trust.keys if k.role is KeyRole.ISSUER)
+    retired = replace(key, state=KeyState.RETIRED, retired_at=SIGNED)
+    assert retired.judge(SIGNED - timedelta(seconds=1)) is SignatureResult.VALID
+    assert retired.judge(SIGNED) is SignatureResult.KEY_NOT_VALID_AT_ISSUE
+    assert TrustedKey.from_json(retired.to_json()) == retired

@@ -85,6 +85,8 @@ SIGNED_AT = datetime(2025, 3, 1, 9, 30, tzinfo=CST)
 LIST_ISSUED_AT = datetime(2026, 11, 1, 9, 0, tzinfo=CST)
 KEYS_FROM = datetime(2024, 7, 1, tzinfo=CST)
 COMPROMISED_AT = datetime(2025, 6, 1, tzinfo=CST)
+RETIRED_AT = datetime(2025, 9, 1, tzinfo=CST)
+NUMBER_PREFIXES = {"210100": ("辽A-",), "210200": ("辽B-",)}
 
 SHENYANG, DALIAN = CITIES[0], CITIES[1]
 
@@ -130,6 +132,7 @@ class KeySpec:
     not_after: datetime | None = None
     state: KeyState = KeyState.ACTIVE
     compromised_at: datetime | None = None
+    retired_at: datetime | None = None
     declared_kid_of: str | None = None  # listed under another key's kid (a kid collision)
     note: str = ""
 
@@ -148,6 +151,8 @@ KEY_SPECS = (
             compromised_at=COMPROMISED_AT, note="compromised from 2025-06-01 00:00 +08:00"),
     KeySpec("issuer-210100-ed25519-retired", Alg.EDDSA, "210100", state=KeyState.RETIRED,
             not_after=datetime(2025, 6, 30, 23, 59, 59, tzinfo=CST), note="retired; its past signatures stand"),
+    KeySpec("issuer-210100-ed25519-retired-at", Alg.EDDSA, "210100", state=KeyState.RETIRED, retired_at=RETIRED_AT,
+            note="retired at 2025-09-01 00:00 +08:00: signs nothing from then on; its past signatures stand"),
     KeySpec("issuer-210100-collision-a", Alg.EDDSA, "210100", note="listed under its own kid"),
     KeySpec("issuer-210100-collision-b", Alg.EDDSA, "210100", declared_kid_of="issuer-210100-collision-a",
             note="listed under the kid of issuer-210100-collision-a: two trusted keys share one kid"),
@@ -172,10 +177,11 @@ def listed_kid(spec: KeySpec) -> str:
 
 
 def trust_list() -> TrustList:
-    issuers = tuple(TrustedIssuer(c.code, c.authority, authority_credit_code(c)) for c in (SHENYANG, DALIAN))
+    issuers = tuple(TrustedIssuer(c.code, c.authority, authority_credit_code(c), NUMBER_PREFIXES[c.code])
+                    for c in (SHENYANG, DALIAN))
     keys = tuple(
         TrustedKey(listed_kid(s), derive_key(s.label, s.alg).public_key(), s.issuer, s.role, s.not_before,
-                   s.not_after, s.state, s.compromised_at)
+                   s.not_after, s.state, s.compromised_at, s.retired_at)
         for s in KEY_SPECS if s.issuer)
     return TrustList(root=derive_key(ROOT.label, ROOT.alg).public_key(), serial=1, issued_at=LIST_ISSUED_AT,
                      issuers=issuers, keys=keys)
@@ -382,6 +388,11 @@ class Builder:
                     record, "issuer-210100-ed25519-compromised", COMPROMISED_AT, V.KEY_REVOKED)
         self.issued("key-compromised-signed-after", "Signed a month after the key's compromise: key_revoked.",
                     record, "issuer-210100-ed25519-compromised", COMPROMISED_AT + timedelta(days=30), V.KEY_REVOKED)
+        self.issued("key-retired-signed-before", "Signed one second before the key's retired_at: valid.",
+                    record, "issuer-210100-ed25519-retired-at", RETIRED_AT - timedelta(seconds=1))
+        self.issued("key-retired-signed-at", "Signed exactly at the key's retired_at: a retired key signs nothing "
+                    "from then on: key_not_valid_at_issue.",
+                    record, "issuer-210100-ed25519-retired-at", RETIRED_AT, V.KEY_NOT_VALID_AT_ISSUE)
         later = realistic(2030, 461, issued_on="2026-02-27")
         self.issued("key-not-valid-at-issue", "Signed in 2026 with a key valid for 2025 only: key_not_valid_at_issue.",
                     later, "issuer-210100-ed25519-2025-only", datetime(2026, 3, 1, 9, 30, tzinfo=CST),
@@ -400,6 +411,19 @@ class Builder:
         self.issued("issuer-mismatch", "A 大连 (210200) certificate signed with a 沈阳 (210100) key: the payload's "
                     "iss must be the key's issuer: invalid.",
                     realistic(2034, 465, city=DALIAN, issued_on="2025-02-26"), ed, SIGNED_AT, V.INVALID)
+
+        squatted = realistic(2035, 466, issued_on="2025-02-26")
+        squatted["registration_no"] = "辽B-" + squatted["registration_no"].split("-", 1)[1]
+        self.issued("number-outside-issuer-space", "A 沈阳 certificate, signed with a 沈阳 key, for a number in "
+                    "大连's number space (辽B-): the trust list gives 沈阳 only 辽A- numbers: invalid.",
+                    squatted, ed, SIGNED_AT, V.INVALID)
+        hijack = realistic(2036, 467, issued_on="2025-02-26")
+        del hijack["issuer"]["credit_code"]
+        hijack["licence_id"] = str(LicenceId(CRANE_TYPE_CODE, authority_credit_code(DALIAN), "2025000467", 1))
+        self.issued("licence-id-of-another-issuer", "A 沈阳 certificate, signed with a 沈阳 key, carrying an "
+                    "e-licence identifier whose issuer part is 大连's credit code (the whole identifier travels "
+                    "in claim 3): the identifier is not 沈阳's to give: invalid.",
+                    hijack, ed, SIGNED_AT, V.INVALID)
 
         collision_kid = listed_kid(SPECS["issuer-210100-collision-a"])
         candidates = self.trust.keys_for(collision_kid, KeyRole.ISSUER)

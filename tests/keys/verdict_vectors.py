@@ -254,6 +254,16 @@ def _cases(v: Any, mode: str) -> list[Case]:
          "saw it after the compromise: a stolen key cannot backdate past registration: key_revoked.",
          backdated, (S.KEY_REVOKED, T.VALID, False),
          entry(r, backdated, at=v.COMPROMISED_AT + timedelta(days=2)))
+    r = rec(n0 + 17)
+    r["registration_no"] = "辽B-" + r["registration_no"].split("-", 1)[1]
+    squatted = code(r)
+    case("number-outside-issuer-space", f"A 沈阳-signed code for a number in 大连's space (辽B-), though {where} "
+         "holds it as valid: the signer has no authority over the number, so nothing is looked up: unknown.",
+         squatted, (S.INVALID, T.UNKNOWN, False), entry(r, squatted))
+    r = rec(n0 + 18, issued_on="2025-09-01")
+    retired = code(r, "issuer-210100-ed25519-retired-at", v.RETIRED_AT)
+    case("key-retired-signed-at", f"Signed at its key's retirement, though {where} holds it as valid: not ok.",
+         retired, (S.KEY_NOT_VALID_AT_ISSUE, T.VALID, False), entry(r, retired, at=v.RETIRED_AT + timedelta(hours=1)))
     case("not-our-code", "Some other QR code's text: malformed, nothing is looked up.", "https://www.example.cn/",
          (S.MALFORMED, T.UNKNOWN, False))
     r = rec(n0 + 13)

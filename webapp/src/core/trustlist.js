@@ -76,8 +76,11 @@ async function trustedKey(data) {
     // The list states the kid; it is not recomputed (two entries may share one).
     kid: pyStr(field(data, "kid")), alg, spki: key.spki, publicKey: key.publicKey, issuer: pyStr(field(data, "issuer")),
     role, notBefore: time(data.not_before), notAfter: time(data.not_after), state, compromisedAt: time(data.compromised_at),
+    // Signs nothing from this moment; what it signed before stands.
+    retiredAt: time(data.retired_at),
     // The times as the list writes them, for reasons worded as Python's str(datetime) words them.
-    written: Object.freeze({ notBefore: data.not_before, notAfter: data.not_after, compromisedAt: data.compromised_at }),
+    written: Object.freeze({ notBefore: data.not_before, notAfter: data.not_after, compromisedAt: data.compromised_at,
+      retiredAt: data.retired_at }),
   });
 }
 
@@ -91,7 +94,41 @@ function trustedIssuer(data) {
       throw exc;
     }
   }
-  return Object.freeze({ code: pyStr(field(data, "code")), name: pyStr(field(data, "name")), credit_code: pyOr(creditCode, null) });
+  const prefixes = has(data, "number_prefixes") ? data.number_prefixes : null;
+  if (prefixes !== null && !(Array.isArray(prefixes) &&
+      prefixes.every((p) => typeof p === "string" && [...p].length > 0 && [...p].length <= 40))) {
+    throw refused(`issuer ${pyStr(field(data, "code"))}: number_prefixes is a list of texts`);
+  }
+  const contact = has(data, "contact") ? data.contact : null;
+  return Object.freeze({
+    code: pyStr(field(data, "code")), name: pyStr(field(data, "name")), credit_code: pyOr(creditCode, null),
+    // The registration numbers this issuer may sign, by prefix; null: a list from before number spaces.
+    numberPrefixes: prefixes === null ? null : Object.freeze([...prefixes]),
+    contact: contact === null ? null : issuerContact(contact),
+  });
+}
+
+const CONTACT_FIELDS = ["phone", "address", "url"];
+
+/** How the public reaches the authority (keys.trustlist.IssuerContact); pages link its url, so http(s) only. */
+function issuerContact(data) {
+  if (data === null || typeof data !== "object" || Array.isArray(data) ||
+      Object.keys(data).some((k) => !CONTACT_FIELDS.includes(k))) {
+    throw refused("an issuer's contact is an object of phone, address and url");
+  }
+  const values = Object.fromEntries(CONTACT_FIELDS.map((k) => [k, k in data ? data[k] : ""]));
+  if (!Object.values(values).every((v) => typeof v === "string" && [...v].length <= 200)) {
+    throw refused("an issuer's contact holds texts of at most 200 characters");
+  }
+  if (values.url && !/^https?:\/\/[^\s"'<>]+$/.test(values.url)) {
+    throw refused(`an issuer's contact url must be an http(s) address: '${values.url}'`);
+  }
+  return Object.freeze(values);
+}
+
+/** TrustedIssuer.owns: a number inside the issuer's space (any number, for a list without spaces). */
+export function ownsNumber(issuer, registrationNo) {
+  return issuer.numberPrefixes === null || issuer.numberPrefixes.some((p) => registrationNo.startsWith(p));
 }
 
 /** A verified trust list: what a verifier trusts. Build it with loadTrustList. */
@@ -120,8 +157,8 @@ async function fromBody(body, document) {
     if (!has(body, "format") || !(body.format === FORMAT || body.format === true)) {
       throw refused(`unsupported trust list format ${has(body, "format") ? pyStr(body.format) : "None"}`);
     }
-    // A falsy root names no root (keys/trustlist.py then fails on it; here it is refused as unsigned).
-    const root = pyTruthy(body.root) ? await publicKey(field(body.root, "public_key")) : null;
+    // Only null names no root: [], {}, "", 0 or false are a malformed root.
+    const root = body.root === null || body.root === undefined ? null : await publicKey(field(body.root, "public_key"));
     return new TrustList({
       root, serial: pyInt(field(body, "serial")), issuedAt: time(body.issued_at),
       issuers: Object.freeze(pyIter(field(body, "issuers")).map(trustedIssuer)),

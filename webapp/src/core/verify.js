@@ -8,7 +8,8 @@ import { coseId, verifySignature } from "./algorithms.js";
 import { certificateJson, readClaims } from "./claims.js";
 import { decodeEnvelope, sigStructure } from "./cose.js";
 import { Malformed } from "./errors.js";
-import { KeyRole, KeyState } from "./trustlist.js";
+import { parseLicenceId } from "./identifiers.js";
+import { KeyRole, KeyState, ownsNumber } from "./trustlist.js";
 import { DAY_MS, toMs } from "./time.js";
 
 export const SignatureResult = Object.freeze({
@@ -28,6 +29,7 @@ export function judgeKey(key, signedAt) {
   if (key.state === KeyState.COMPROMISED && (key.compromisedAt === null || signedAt >= key.compromisedAt)) {
     return SignatureResult.KEY_REVOKED;
   }
+  if (key.retiredAt !== null && signedAt >= key.retiredAt) return SignatureResult.KEY_NOT_VALID_AT_ISSUE;
   if ((key.notBefore !== null && signedAt < key.notBefore) || (key.notAfter !== null && signedAt > key.notAfter)) {
     return SignatureResult.KEY_NOT_VALID_AT_ISSUE;
   }
@@ -51,6 +53,21 @@ const pyUtc = (ms) => new Date(ms).toISOString().replace("T", " ").replace(/\.\d
 
 /** Python's str() of a time the trust list wrote (its own offset kept): 2025-06-01 00:00:00+08:00; "-" for none. */
 const pyWritten = (text) => (text ? `${text.slice(0, 10)} ${text.slice(11).replace(/Z$/, "+00:00")}` : "-");
+
+/**
+ * keys.payload.authority_problem: a key signs for its issuer only, so a number outside the issuer's space,
+ * or a whole e-licence identifier naming another authority's credit code, is not its to give.
+ */
+export function authorityProblem(issuer, registrationNo, licenceIdFull) {
+  if (issuer !== null && !ownsNumber(issuer, registrationNo)) {
+    return `registration number ${registrationNo} is outside the number space of issuer ${issuer.code}`;
+  }
+  if (licenceIdFull !== null && (issuer === null || !issuer.credit_code ||
+      parseLicenceId(licenceIdFull).issuerCreditCode !== issuer.credit_code)) {
+    return "the e-licence identifier names another issuer than the signing one";
+  }
+  return null;
+}
 
 export async function verifyAt(text, trust, now) {
   let envelope;
@@ -95,12 +112,17 @@ async function verifyEnvelope(envelope, trust, nowMs) {
   if (claims.issuerCode !== key.issuer) {
     return verification({ ...withClaims, result: SignatureResult.INVALID, reason: "payload names another issuer than the key's" });
   }
+  const beyond = authorityProblem(issuer, claims.registrationNo, claims.licenceIdFull);
+  if (beyond !== null) return verification({ ...withClaims, result: SignatureResult.INVALID, reason: beyond });
   if (claims.signedAt > nowMs + FUTURE_SKEW_MS) {
     return verification({ ...withClaims, result: SignatureResult.KEY_NOT_VALID_AT_ISSUE, reason: "signing time is in the future" });
   }
   const judged = judgeKey(key, claims.signedAt);
   if (judged === SignatureResult.KEY_REVOKED) {
     return verification({ ...withClaims, result: judged, reason: `key ${key.kid} is compromised from ${key.written.compromisedAt ? pyWritten(key.written.compromisedAt) : "None"}` });
+  }
+  if (judged === SignatureResult.KEY_NOT_VALID_AT_ISSUE && key.retiredAt !== null && claims.signedAt >= key.retiredAt) {
+    return verification({ ...withClaims, result: judged, reason: `key ${key.kid} is retired from ${pyWritten(key.written.retiredAt)}` });
   }
   if (judged === SignatureResult.KEY_NOT_VALID_AT_ISSUE) {
     return verification({ ...withClaims, result: judged,
