@@ -194,3 +194,15 @@ def test_a_hostile_pdf_is_read_in_linear_time(issued, tmp_path: Path) -> None:
     assert time.process_time() - started < 1.0
     out = json.loads(env.stdout.getvalue())
     assert out["codes"] == [] and "no image in the PDF could be read" in " ".join(out["notes"])
+
+
+def test_crane_keys_seal_certificate_with_a_bad_record_says_so(pki, tmp_path: Path) -> None:
+    record, key, cert = tmp_path / "record.json", tmp_path / "k.pem", tmp_path / "c.pem"
+    record.write_text("{not json", "utf-8")
+    key.write_bytes(pki.seal.key.pem())
+    cert.write_bytes(pki.seal.certificate_pem())
+    env = _env()
+    status = keys_main(["seal", "certificate", str(record), "--qr", "X", "--key", str(key), "--cert", str(cert),
+                        "--out", str(tmp_path / "o.ofd")], env)
+    assert status is ExitStatus.ERROR and "is not JSON" in env.stderr.getvalue()
+    assert not (tmp_path / "o.ofd").exists()
