@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 from keys.algorithms import Alg, PrivateKey
 from keys.documents import der as d
 from keys.documents import gm, verify_document
+from keys.documents.certs import Certificate
+from keys.documents.layout import certificate_ofd
+from keys.documents.seal_keys import SealIdentity
+from keys.documents.sealing import SealSpec, seal_ofd
 
 from .conftest import NOW, sample
 from .edit import edited
@@ -92,3 +97,41 @@ def test_a_certificate_embedded_without_its_octet_string_is_read_and_noted(issue
     sig, = verify_document(changed, NOW, roots=[pki.root.certificate]).signatures
     assert sig.intact and sig.trusted
     assert "宽松读取 read leniently: certificate embedded as a SEQUENCE, not inside an OCTET STRING" in sig.notes
+
+
+def _gbk_signer(pki) -> SealIdentity:
+    """A seal certificate whose names are GBK bytes in UTF8String, as some provincial CAs issue them."""
+    key = PrivateKey.generate(Alg.SM2)
+    name = d.seq(d.set_of(d.seq(d.oid("2.5.4.6"), d.tlv(d.PRINTABLE, b"CN"))),
+                 d.set_of(d.seq(d.oid("2.5.4.3"), d.tlv(d.UTF8, "云南省住房和城乡建设厅".encode("gbk")))))
+    algorithm = d.seq(d.oid(gm.SM2_WITH_SM3))
+    issuer = d.parse(pki.root.certificate.subject_name).raw
+    tbs = d.seq(d.explicit(0, d.integer(2)), d.integer(12345), algorithm, issuer,
+                d.seq(d.utctime(NOW - timedelta(days=10)), d.utctime(NOW + timedelta(days=300))), name,
+                key.public_key().spki)
+    cert = d.seq(tbs, algorithm, d.bits(gm.sign(pki.root.key, tbs)))
+    return SealIdentity(key, Certificate.parse(cert))
+
+
+def test_gbk_names_in_a_signer_certificate_are_read_and_noted(issued, pki) -> None:
+    signer = _gbk_signer(pki)
+    sealed = seal_ofd(certificate_ofd(issued.record, issued.qr_text), signer, SealSpec("x", b""),
+                      NOW - timedelta(hours=1))
+    sig, = verify_document(sealed, NOW, roots=[pki.root.certificate]).signatures
+    assert sig.intact and sig.trusted and sig.signer.subject == "CN=云南省住房和城乡建设厅, C=CN"
+    assert "宽松读取 read leniently: GBK bytes inside a UTF8String, read as GBK" in sig.notes
+
+
+def test_a_non_standard_cert_list_type_is_noted(issued, pki) -> None:
+    """certListType 5 (GB/T 38540 knows 1 and 2), in a seal its maker signed as it is."""
+    signer = pki.seal
+    header = d.seq(d.ia5("ES"), d.integer(4), d.ia5("vendor"))
+    prop = d.seq(d.integer(1), d.utf8("测试章"), d.integer(5), d.seq(d.octets(signer.certificate.der)),
+                 d.gtime(NOW - timedelta(days=1)), d.gtime(NOW - timedelta(days=1)), d.gtime(NOW + timedelta(days=9)))
+    info = d.seq(header, d.ia5("esid"), prop, d.seq(d.ia5("PNG"), d.octets(b""), d.integer(40), d.integer(40)))
+    esl = d.seq(info, d.octets(pki.root.certificate.der), d.oid(gm.SM2_WITH_SM3), d.bits(gm.sign(pki.root.key, info)))
+    sealed = seal_ofd(certificate_ofd(issued.record, issued.qr_text), signer, SealSpec("x", b""),
+                      NOW - timedelta(hours=1), esl=esl)
+    sig, = verify_document(sealed, NOW, roots=[pki.root.certificate]).signatures
+    assert sig.intact and sig.trusted and sig.seal_name == "测试章"
+    assert "宽松读取 read leniently: non-standard certListType 5" in sig.notes
