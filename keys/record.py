@@ -8,6 +8,7 @@ one.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -155,15 +156,33 @@ def _credit_code(value: Any, info: ValidationInfo) -> str | None:
         raise _invalid("统一社会信用代码有误", str(exc)) from None
 
 
-_DATE_SCHEMA = {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+def format_characters(text: str) -> list[str]:
+    """The invisible format characters (Unicode category Cf: zero-width, bidi controls) in a text, as U+XXXX."""
+    return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cf"]
 
-Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
-ShortText = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=60, pattern=PRINTABLE)]
-Number = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=40, pattern=NUMBER)]
+
+def _visible(value: str, info: ValidationInfo) -> str:
+    """No invisible format characters: `2017-\u202e5989` reads as 2017-9895, and a number with U+200D looks
+    like the real one. Records already stored are read as they are (pages show such characters visibly)."""
+    if info.context is not _STORED:
+        found = format_characters(value)
+        if found:
+            listed = ", ".join(dict.fromkeys(found))
+            raise _invalid(f"不得含不可见的格式字符（零宽字符、双向控制符等）：{listed}",
+                           f"must not contain invisible format characters (zero-width, bidi controls): {listed}")
+    return value
+
+
+_DATE_SCHEMA = {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+Visible = AfterValidator(_visible)
+
+Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE), Visible]
+ShortText = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=60, pattern=PRINTABLE), Visible]
+Number = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=40, pattern=NUMBER), Visible]
 OptionalText = Annotated[str, Strict(), StringConstraints(max_length=200, pattern=PRINTABLE),
-                         BeforeValidator(_blank), _OrNull()]
+                         BeforeValidator(_blank), _OrNull(), Visible]
 OptionalShortText = Annotated[str, Strict(), StringConstraints(max_length=60, pattern=PRINTABLE),
-                              BeforeValidator(_blank), _OrNull()]
+                              BeforeValidator(_blank), _OrNull(), Visible]
 IsoDate = Annotated[date, PlainValidator(_iso_date), PlainSerializer(date.isoformat), WithJsonSchema(_DATE_SCHEMA)]
 OptionalIsoDate = Annotated[date | None, PlainValidator(_optional_iso_date), PlainSerializer(_iso_or_none),
                             WithJsonSchema({"anyOf": [_DATE_SCHEMA, {"enum": ["", None]}]})]
@@ -220,7 +239,7 @@ class Supervisor:
 
     name: Annotated[OptionalText, _about("监理单位", "supervising firm")] = ""
     engineer: Annotated[str, Strict(), StringConstraints(max_length=40, pattern=PRINTABLE), BeforeValidator(_blank),
-                        _OrNull(), _about("监理工程师（公开时遮蔽）", "supervising engineer (masked when shown)")] = ""
+                        _OrNull(), Visible, _about("监理工程师（公开时遮蔽）", "supervising engineer (masked when shown)")] = ""
     phone: Annotated[str, Strict(), StringConstraints(pattern=PHONE), BeforeValidator(_blank), _OrNull(),
                      _about("联系电话（公开时遮蔽）", "phone (masked when shown)")] = ""
 

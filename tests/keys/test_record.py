@@ -165,3 +165,32 @@ def test_the_published_schema_is_the_one_the_types_make(tmp_path):
     assert main([], env, out) == 0 and out.read_text("utf-8") == committed
     assert main(["--check"], env, out) == 0
     assert main(["--what"], env, out) == 2 and "usage" in env.stderr.getvalue()
+
+
+@pytest.mark.parametrize(("path", "text"), [
+    (("registration_no",), "辽A-SY-2024-0045\u200d6"),          # zero-width joiner: looks like the real number
+    (("project", "name"), "万科翡翠公园\u202e期二"),               # right-to-left override
+    (("equipment", "factory_serial"), "2017-\u202e5989"),       # displays as 2017-9895
+    (("user", "name"), "\ufeff中建三局集团有限公司"),               # byte order mark, category Cf
+    (("supervisor", "engineer"), "张\u2066三"),                  # bidi isolate
+])
+def test_invisible_format_characters_are_refused_naming_the_field(path, text):
+    raw = raw_record(31)
+    raw.setdefault("supervisor", {})
+    node = raw
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = text
+    with pytest.raises(RecordError) as refused:
+        Record.from_json(raw)
+    field = ".".join(path)
+    assert set(refused.value.problems) == {field}
+    why = refused.value.problems[field]
+    assert why.startswith("不得含不可见的格式字符") and "U+" in why and "invisible format characters" in why
+
+
+def test_a_stored_record_with_format_characters_still_reads():
+    """Data stored before the rule must stay readable: pages then show the characters visibly."""
+    raw = raw_record(32)
+    raw["project"]["name"] = "万科\u202e期二"
+    assert Record.from_stored(json.dumps(raw, ensure_ascii=False)).project.name == "万科\u202e期二"
