@@ -75,6 +75,25 @@ def test_one_character_changed_reads_signature_invalid(service, launch):
     assert phone.problems == []
 
 
+def test_a_network_that_lies_does_not_make_a_changed_code_valid(service, launch):
+    """The registry's status wins, but a signature this phone proves bad is not taken as good from the network."""
+    genuine = by_state(service.manifest(), "valid")["qr_text"]
+    changed = tampered(service, genuine)
+    phone = launch(genuine)
+    phone.open(service.url)
+    assert phone.verdict()["signature"] == "valid"
+    _, _, body = service.post("/api/v1/verify", {"qr": genuine})
+    phone.page.route("**/api/v1/verify", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=body))  # the genuine code's answer, for any code
+    phone.page.locator("#text").fill(changed)
+    phone.page.locator("#text").press("Enter")
+    verdict = phone.verdict()
+    assert (verdict["signature"], verdict["mode"], verdict["ok"]) == ("invalid", "online", "false")
+    assert verdict["word"] == "签名无效"
+    assert "以本机结果为准" in phone.page.locator("#result").inner_text()
+    assert phone.problems == []
+
+
 def test_a_code_that_is_not_ours(service, launch):
     phone = launch("HTTPS://EXAMPLE.COM/HELLO")
     phone.open(service.url)

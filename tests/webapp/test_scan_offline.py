@@ -6,9 +6,12 @@ with the same persistent profile: service worker, cache and IndexedDB are what a
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from tests.service import BIN
 
 from .conftest import Phone, by_state, start_service, tampered
 
@@ -23,18 +26,25 @@ def synced(built_app, playwright, tmp_path_factory):
     try:
         manifest = service.manifest()
         codes = {"tampered": tampered(service, by_state(manifest, "valid")["qr_text"])}
-        phone = Phone(playwright, base / "profile", by_state(manifest, "valid")["qr_text"], base / "cameras")
+        suspended = by_state(manifest, "valid")
+        phone = Phone(playwright, base / "profile", suspended["qr_text"], base / "cameras")
         try:
             phone.open(service.url)
             assert phone.verdict()["mode"] == "online"
             phone.offline_ready()
+            # A change at the registry reaches the phone at the next sync, which resumes from its cursor.
+            subprocess.run([str(BIN / "crane-verify"), "status", suspended["registration_no"], "suspended",
+                            "--reason", "安全检查发现重大隐患", "--data-dir", str(service.data_dir)],
+                           check=True, capture_output=True, timeout=60)
+            phone.page.locator("#sync-now").click()
+            phone.page.wait_for_selector("#sync-message:has-text('同步完成：1 条新记录')", timeout=30_000)
             synced_at = datetime.now(UTC)
         finally:
             phone.close()
     finally:
         service.stop()
     return {"url": service.url, "manifest": manifest, "profile": base / "profile", "cameras": base / "cameras",
-            "codes": codes, "synced_at": synced_at}
+            "codes": codes, "synced_at": synced_at, "suspended": suspended}
 
 
 def offline_phone(playwright, synced, code: str, clock: datetime | None = None) -> Phone:
@@ -45,6 +55,16 @@ def offline_phone(playwright, synced, code: str, clock: datetime | None = None) 
     response = phone.open(synced["url"])
     assert response is not None and response.ok  # answered by the service worker from its cache
     return phone
+
+
+def test_a_change_synced_after_the_first_sync_is_read_offline(playwright, synced):
+    phone = offline_phone(playwright, synced, synced["suspended"]["qr_text"])
+    try:
+        verdict = phone.verdict()
+        assert (verdict["state"], verdict["signature"], verdict["mode"]) == ("suspended", "valid", "offline")
+        assert verdict["word"] == "已暂扣"
+    finally:
+        phone.close()
 
 
 def test_revoked_reads_revoked_offline(playwright, synced):
