@@ -69,7 +69,9 @@ def check_ses(top: der.Node, signature_xml: bytes, seal_file: bytes | None) -> O
         out.notes.append("dataHash 与 Signature.xml 不符 dataHash does not match SM3 of Signature.xml")
     out.signature_valid = signed and hash_ok
     if out.signer is not None and out.signer_in_seal is False:
+        # Someone else's genuine seal used with one's own certificate: the seal is not this signer's.
         out.notes.append("签章人证书不在印章的证书列表中 the signer's certificate is not among the seal's certificates")
+        out.seal_valid = False
     return out
 
 

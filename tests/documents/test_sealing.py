@@ -255,3 +255,14 @@ def test_a_byte_changed_inside_the_zip_itself_is_not_intact(issued, pki) -> None
     report = _report(bytes(raw), pki)
     assert not report.intact and report.signatures[0].references_bad == (PAGE,)
     assert any(PAGE in n and "does not decompress" in n for n in report.notes)
+
+
+def test_a_genuine_seal_used_by_another_signer_is_not_valid(issued, pki, plain: bytes) -> None:
+    """The seal of the demo document, lifted and signed with another certificate from the same root."""
+    genuine_seal = members(issued.document)[f"{SIGN}/Seal.esl"]
+    other = make_seal_certificate(pki.root, "另一单位 another office", NOW - timedelta(days=3))
+    lifted = seal_ofd(plain, other, SealSpec("x", b""), NOW - timedelta(hours=1), esl=genuine_seal)
+    sig, = _report(lifted, pki).signatures
+    assert sig.signature_valid is True and sig.trusted is True      # the signer is who they say
+    assert sig.seal_valid is False and not sig.intact                 # but the seal is not theirs
+    assert any("not among the seal's certificates" in n for n in sig.notes)
