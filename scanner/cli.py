@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from keys.algorithms import PublicKey
 from keys.cli_env import Environment, ExitStatus, run
 
-from . import annotate, camera, documents, report
+from . import annotate, camera, documents, report, wechat
 from .decode import DecodeError, decode_paths, read_image
 from .offline import NoOfflineData, OfflineCache, OfflineChecker, china
 from .online import DEFAULT_TIMEOUT, OnlineChecker, ServiceClient, Unreachable
@@ -110,6 +110,8 @@ def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: 
         raise click.UsageError("--camera reads the camera; give no paths with it")
     expect = Expectations(expect_record or None, expect_serial or None, expect_project or None)
     scanner = _Scanner(env, expect, as_json, Path(annotate_dir) if annotate_dir else None, bool(report_path))
+    if message := _wechat_missing(env):
+        scanner.run.warnings.append(message)
     scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), data_dir_of(env, data_dir))
     if camera_index is not None:
         readable = scanner.camera(camera_index, max_frames)
@@ -284,6 +286,17 @@ def _isatty(stream) -> bool:
         return False
 
 
+def _wechat_missing(env: Environment) -> str | None:
+    """Warn once when the WeChat models are missing or changed: the decoder then skips that step."""
+    try:
+        wechat.shared_reader()
+    except wechat.WeChatModelError as exc:
+        message = f"{exc}; 跳过微信识别步骤 / the WeChat step is skipped"
+        env.err(f"{PROG}: warning: {message}")
+        return message
+    return None
+
+
 # --- sync, decode, info ------------------------------------------------------------------------------
 
 @cli.command("sync", help="Fetch the signed trust list and status feed into the offline data.")
@@ -324,6 +337,7 @@ def sync_command(env: Environment, server: str, root_pub: str | None, data_dir: 
 @click.option("--json", "as_json", is_flag=True, help='one {"file","text","points","engine"} per line')
 @click.pass_obj
 def decode_command(env: Environment, images: tuple[str, ...], as_json: bool):
+    _wechat_missing(env)
     readable = found = 0
     for path, result in decode_paths(images):
         if isinstance(result, DecodeError):

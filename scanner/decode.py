@@ -20,6 +20,8 @@ import numpy as np
 import zxingcpp
 from pyzbar import wrapper as zbar
 
+from . import wechat
+
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
 # The smallest symbol (Micro QR M1) is 11 modules wide; fewer pixels than that cannot hold a code.
@@ -30,6 +32,7 @@ class Engine(StrEnum):
     ZXING = "zxing"
     ZBAR = "zbar"
     OPENCV = "opencv"
+    WECHAT = "wechat"
 
 
 Point = tuple[float, float]
@@ -157,6 +160,7 @@ _VIEWS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, float]]] = {
     "resized": _resized,
     "resized, blurred": lambda grey: _blur(_resized(grey)),
     "blurred": lambda grey: _blur(_capped(grey)),
+    "at most 2048 px": _capped,
 }
 
 
@@ -254,6 +258,16 @@ def _opencv(grey: np.ndarray) -> list[Code]:
     return codes
 
 
+def _wechat(grey: np.ndarray) -> list[Code]:
+    try:
+        reader = wechat.shared_reader()
+    except wechat.WeChatModelError:
+        # A broken install costs this step, not the scan: the CLI names the problem once
+        # (scanner.cli), and library callers see it from wechat.shared_reader().
+        return []
+    return [Code(text, _quad(quad), Engine.WECHAT) for text, quad in reader.read(grey)]
+
+
 @dataclass(frozen=True)
 class _Step:
     name: str
@@ -269,6 +283,7 @@ _CASCADE = (
     _Step("zxing-cpp, global histogram", _zxing(zxingcpp.Binarizer.GlobalHistogram), "resized, blurred"),
     _Step("zbar", _zbar, "blurred"),
     _Step("OpenCV", _opencv, "resized"),  # blur costs OpenCV's detector more than it gains
+    _Step("WeChat", _wechat, "at most 2048 px"),
 )
 
 
