@@ -166,12 +166,12 @@ class ChainResult:
 def chain_to_roots(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate] = (),
                    at: datetime | None = None) -> ChainResult:
     """Trusted only when each link's SM2 signature verifies up to one of `roots` (by signature, not name),
-    and, given the signing time `at`, the CA certificates above `cert` were valid then."""
+    and, given the signing time `at`, every certificate of the chain was valid then."""
     others = tuple(others)
     result = _chain(cert, roots, others)
     if result.trusted and at is not None:
-        issuers = [c for c in [*others, *roots] if c.subject in result.path[1:]]
-        expired = next((c for c in issuers if not c.valid_at(at)), None)
+        chain = [cert] + [c for c in [*others, *roots] if c.subject in result.path[1:]]
+        expired = next((c for c in chain if not c.valid_at(at)), None)
         if expired is not None:
             return ChainResult(False, result.path, f"{expired.subject} was not valid at the signing time")
     return result
