@@ -5,8 +5,8 @@ What is measured, exactly:
 - Signing: BENCH_IMPORT_N distinct certificates (keys.samples records, Ed25519 demo issuer keys, real
   COSE_Sign1 QR texts) are signed in a process pool and written as the JSON lines `crane-verify import`
   reads. Not part of any rate below.
-- Import: the store path of an import, `Store.register_many` (batches of 500) fed by reading and parsing
-  those JSON lines; the signature check that `crane-verify import` does first is left out and measured on
+- Import: the store path of an import, `Store.register_many` (batches of 500) fed by reading, parsing and
+  validating (`Record.from_json`) those JSON lines; the signature check that `crane-verify import` does first is left out and measured on
   its own (a sample of 2,000 through `keys.payload.verify_at`, every one `valid`). Single node: Debian's
   redis-server on a unix socket, AOF with `appendfsync always` (the embedded default). Cluster: 3 masters
   + 3 replicas on loopback TCP, same AOF settings, writes acknowledged by one replica (WAIT 1, as
@@ -44,6 +44,7 @@ from pathlib import Path
 
 from devtools.cluster import LocalCluster, LocalNginx
 from keys.cli_env import Environment
+from keys.record import Record
 from verify_api import demo, keyspace
 from verify_api.cli import main as crane_verify
 from verify_api.redis_server import RedisServer
@@ -73,7 +74,6 @@ def _init_signer(data_dir: str) -> None:
 
 def _sign_chunk(start: int) -> str:
     from keys.payload import issue
-    from keys.record import Record
     from keys.samples import CITIES, sample_record
 
     assert _worker_keys is not None
@@ -99,13 +99,13 @@ def sign_all(data_dir: Path, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def lines(path: Path, limit: int) -> Iterator[tuple[dict, str]]:
+def lines(path: Path, limit: int) -> Iterator[tuple[Record, str]]:
     with path.open(encoding="utf-8") as source:
         for number, line in enumerate(source):
             if number >= limit:
                 return
             item = json.loads(line)
-            yield item["record"], item["qr_text"]
+            yield Record.from_json(item["record"]), item["qr_text"]
 
 
 def verify_sample(data_dir: Path, path: Path, count: int = 2000) -> float:

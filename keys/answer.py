@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, NotRequired, TypeVar
+
+from pydantic import WithJsonSchema
+from typing_extensions import TypedDict  # pydantic reads typing's own only from Python 3.12
 
 from .errors import CraneError
 
@@ -88,12 +91,71 @@ SIGNATURE_LABELS: dict[SignatureResult, tuple[str, str]] = {
 MISMATCH_VERDICT = ("证书与设备不符", "Certificate does not match this crane or site")
 
 
+# The answer as JSON: what to_json returns, typed (mypy checks every to_json against these), and the
+# source of the OpenAPI document's Answer schema (verify_api/openapi.py).
+def _one_of(kind: type[StrEnum]) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": [m.value for m in kind]})
+
+
+_TIME = WithJsonSchema({"type": "string", "format": "date-time"})
+_OPTIONAL_TIME = WithJsonSchema({"type": ["string", "null"], "format": "date-time"})
+
+
+class IssuerRefJSON(TypedDict):
+    code: str
+    name: str
+
+
+class SignatureJSON(TypedDict):
+    result: Annotated[str, _one_of(SignatureResult)]
+    kid: str | None
+    alg: str | None
+    issuer: IssuerRefJSON | None
+
+
+class LabelJSON(TypedDict):
+    zh: str
+    en: str
+
+
+class SupersededByJSON(TypedDict):
+    registration_no: str
+    version: int
+
+
+class StatusJSON(TypedDict):
+    state: Annotated[str, _one_of(State)]
+    label: LabelJSON
+    reason: str
+    since: Annotated[str | None, _OPTIONAL_TIME]
+    source: Annotated[str, _one_of(Source)]
+    superseded_by: SupersededByJSON | None
+    data_time: NotRequired[Annotated[str | None, _OPTIONAL_TIME]]  # offline answers only
+
+
+class VerdictJSON(TypedDict):
+    ok: bool
+    zh: str
+    en: str
+
+
+class AnswerJSON(TypedDict):
+    verdict: VerdictJSON
+    signature: SignatureJSON
+    status: StatusJSON
+    certificate: Annotated[dict[str, Any] | None, WithJsonSchema({
+        "type": ["object", "null"], "description": "The registered record (docs/record.schema.json), personal "
+                                                   "data masked; or the signed code's own fields"})]
+    checked_at: Annotated[str, _TIME]
+    mismatches: NotRequired[list[str]]
+
+
 @dataclass(frozen=True)
 class IssuerRef:
     code: str
     name: str
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> IssuerRefJSON:
         return {"code": self.code, "name": self.name}
 
 
@@ -104,7 +166,7 @@ class Signature:
     alg: str | None = None
     issuer: IssuerRef | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SignatureJSON:
         return {"result": self.result.value, "kid": self.kid, "alg": self.alg,
                 "issuer": self.issuer.to_json() if self.issuer else None}
 
@@ -118,11 +180,13 @@ class Status:
     superseded_by: dict[str, Any] | None = None
     data_time: datetime | None = None  # offline data: when it was synced
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "state": self.state.value, "label": dict(zip(("zh", "en"), STATE_LABELS[self.state], strict=True)),
-            "reason": self.reason, "since": _iso(self.since), "source": self.source.value,
-            "superseded_by": self.superseded_by,
+    def to_json(self) -> StatusJSON:
+        zh, en = STATE_LABELS[self.state]
+        by = self.superseded_by
+        out: StatusJSON = {
+            "state": self.state.value, "label": {"zh": zh, "en": en}, "reason": self.reason, "since": _iso(self.since),
+            "source": self.source.value,
+            "superseded_by": {"registration_no": by["registration_no"], "version": by["version"]} if by else None,
         }
         if self.data_time is not None:
             out["data_time"] = _iso(self.data_time)
@@ -135,7 +199,7 @@ class Verdict:
     zh: str
     en: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> VerdictJSON:
         return {"ok": self.ok, "zh": self.zh, "en": self.en}
 
 
@@ -208,13 +272,13 @@ class Answer:
                               f"and state {answer.status.state.value} give {answer.verdict.ok}")
         return answer
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self) -> AnswerJSON:
+        out: AnswerJSON = {
             "verdict": self.verdict.to_json(),
             "signature": self.signature.to_json(),
             "status": self.status.to_json(),
             "certificate": self.certificate,
-            "checked_at": _iso(self.checked_at),
+            "checked_at": _china_time(self.checked_at),
         }
         if self.mismatches:
             out["mismatches"] = list(self.mismatches)
@@ -224,9 +288,13 @@ class Answer:
 CHINA_TIME = timezone(timedelta(hours=8))
 
 
-def _iso(moment: datetime | None) -> str | None:
+def _china_time(moment: datetime) -> str:
     """Times in answers read in China time, the inspector's and the issuer's own."""
-    return moment.astimezone(CHINA_TIME).isoformat(timespec="seconds") if moment else None
+    return moment.astimezone(CHINA_TIME).isoformat(timespec="seconds")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return _china_time(moment) if moment else None
 
 
 _E = TypeVar("_E", bound=StrEnum)

@@ -158,7 +158,7 @@ class Finding:
         return mark_for(self.answer)
 
     def to_json(self) -> dict[str, Any]:
-        out = self.answer.to_json()
+        out: dict[str, Any] = dict(self.answer.to_json())  # the answer, and what the scan adds to it
         if self.checked.expected:
             out.pop("mismatches", None)
             out.update(expected=self.checked.expected.to_json(), mismatches=list(self.answer.mismatches))

@@ -57,8 +57,7 @@ def find_by_numbers(registration_no: str, record_no: str) -> StoredVersion | Non
         stored = store.get(normalised)
     if stored is None:
         return None
-    on_record = stored.record.get("equipment", {}).get("record_no") or ""
-    return stored if normalise_number(on_record) == normalise_number(record_no) else None
+    return stored if normalise_number(stored.record.equipment.record_no) == normalise_number(record_no) else None
 
 
 def check_by_numbers(registration_no: str, record_no: str) -> Answer | None:

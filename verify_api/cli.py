@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -25,6 +25,7 @@ from keys.cli_env import Environment, ExitStatus, run
 from keys.errors import RecordError
 from keys.payload import check_signed_record
 from keys.record import Record
+from keys.trustlist import TrustList
 
 from . import demo
 from .config import Config
@@ -156,7 +157,7 @@ def import_command(env: Environment, file: str, data_dir: str | None):
         rejected += 1
         console.print(f"line {number}: rejected: {why}", markup=False)
 
-    def accepted() -> Iterator[tuple[int, dict, str | None]]:
+    def accepted() -> Iterator[tuple[int, Record, str | None]]:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -174,14 +175,14 @@ def import_command(env: Environment, file: str, data_dir: str | None):
                 ((record, qr) for _, record, qr in items), "operator:import", now), strict=True):
             counts[change.outcome] += 1
             if change.outcome is Outcome.CONFLICT or change.outcome is Outcome.FORBIDDEN:
-                reject(number, f"{record['registration_no']}: {change.detail}")
+                reject(number, f"{record.registration_no}: {change.detail}")
             progress.advance(task)
         progress.update(task, completed=len(lines))
     env.out(f"imported {counts[Outcome.CREATED]}, already present {counts[Outcome.UNCHANGED]}, rejected {rejected}")
     return ExitStatus.OK if rejected == 0 else ExitStatus.NOT_OK
 
 
-def _checked_line(line: str, trust, now) -> tuple[dict, str | None]:
+def _checked_line(line: str, trust: TrustList, now: datetime) -> tuple[Record, str | None]:
     try:
         item = json.loads(line)
     except ValueError:
@@ -192,7 +193,7 @@ def _checked_line(line: str, trust, now) -> tuple[dict, str | None]:
         record = Record.from_json(item["record"])
     except RecordError as exc:
         raise ValueError(str(exc)) from None
-    return record.to_json(), check_signed_record(record, item.get("qr_text"), trust, now)
+    return record, check_signed_record(record, item.get("qr_text"), trust, now)
 
 
 @cli.command(help="Change a certificate's status as the operator (audited).")

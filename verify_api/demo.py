@@ -51,7 +51,7 @@ class DemoKeys:
 
 @dataclass(frozen=True)
 class DemoCertificate:
-    record: dict[str, Any]
+    record: Record
     qr_text: str | None
     expected: State
 
@@ -102,16 +102,16 @@ def demo_certificates(keys: DemoKeys, public_url: str) -> list[DemoCertificate]:
             category = list(Category)[index % 4]
             paper = state is State.PAPER_LEGACY
             issued_on = date(2023, 3, 1) + timedelta(days=rng.randrange(450)) if paper else None
-            raw = sample_record(rng, index, city=city, category=category, issued_on=issued_on, paper=paper)
+            record = Record.from_json(sample_record(rng, index, city=city, category=category, issued_on=issued_on,
+                                                    paper=paper))
             if paper:
-                out.append(DemoCertificate(raw, None, state))
+                out.append(DemoCertificate(record, None, state))
                 continue
-            out.append(DemoCertificate(raw, _sign(raw, keys, public_url), state))
-            if state is State.SUPERSEDED:
-                corrected = json.loads(json.dumps(raw))
-                corrected["version"] = 2
-                corrected["licence_id"] = with_version(raw["licence_id"], 2)
-                corrected["project"]["position"] = ("1#楼南侧", "6#楼东侧", "地下车库北侧", "主楼西侧")[n % 4]
+            out.append(DemoCertificate(record, _sign(record, keys, public_url), state))
+            if state is State.SUPERSEDED and record.licence_id:
+                position = ("1#楼南侧", "6#楼东侧", "地下车库北侧", "主楼西侧")[n % 4]
+                corrected = replace(record, version=2, licence_id=with_version(record.licence_id, 2),
+                                    project=replace(record.project, position=position))
                 out.append(DemoCertificate(corrected, _sign(corrected, keys, public_url), State.VALID))
     return out
 
@@ -121,8 +121,7 @@ def with_version(licence_id: str, version: int) -> str:
     return str(replace(LicenceId.parse(licence_id), version=version))
 
 
-def _sign(raw: dict[str, Any], keys: DemoKeys, public_url: str) -> str:
-    record = Record.from_json(raw)
+def _sign(record: Record, keys: DemoKeys, public_url: str) -> str:
     signed_at = datetime.combine(record.issued_on, datetime.min.time(), CHINA) + timedelta(hours=9, minutes=30)
     return issue(record, keys.issuers[record.issuer.code], public_url, signed_at.astimezone(UTC))
 
@@ -132,8 +131,8 @@ def load(store: Store, certificates: list[DemoCertificate], now: datetime) -> in
     created = 0
     for cert in certificates:
         record = cert.record
-        if record.get("version", 1) > 1:
-            change = store.correct(record, cert.qr_text, REASONS[State.SUPERSEDED], ACTOR, now, record["issuer"]["code"])
+        if record.version > 1:
+            change = store.correct(record, cert.qr_text, REASONS[State.SUPERSEDED], ACTOR, now, record.issuer.code)
             created += change.outcome is Outcome.CREATED
             continue
         change = store.register(record, cert.qr_text, ACTOR, now)
@@ -142,7 +141,7 @@ def load(store: Store, certificates: list[DemoCertificate], now: datetime) -> in
         created += 1
         if cert.expected in (State.ENDED, State.REVOKED, State.SUSPENDED):
             since = now - timedelta(days=3 + created % 40)
-            store.change_status(record["registration_no"], cert.expected, REASONS[cert.expected], ACTOR, now,
+            store.change_status(record.registration_no, cert.expected, REASONS[cert.expected], ACTOR, now,
                                 issuer=None, since=since,
                                 action="dismantling" if cert.expected is State.ENDED else "status")
     return created
@@ -153,15 +152,15 @@ def write_manifest(data_dir: Path, certificates: list[DemoCertificate], public_u
     qr_dir = demo_dir / "qr"
     qr_dir.mkdir(parents=True, exist_ok=True)
     prefix = qr_prefix(public_url)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for cert in certificates:
         record = cert.record
-        entry: dict[str, Any] = {"registration_no": record["registration_no"], "version": record.get("version", 1),
-                                 "record_no": record["equipment"]["record_no"], "expected_status": cert.expected.value}
+        entry: dict[str, Any] = {"registration_no": record.registration_no, "version": record.version,
+                                 "record_no": record.equipment.record_no, "expected_status": cert.expected.value}
         if cert.qr_text:
             text = prefix + cert.qr_text.rsplit("/", 1)[1]
             png = qr_dir / f"cert-{len(entries) + 1:03d}-v{entry['version']}.png"
-            segno.make(text, error="m", micro=False).save(png, kind="png", scale=6, border=4)
+            segno.make(text, error="m", micro=False).save(str(png), kind="png", scale=6, border=4)
             entry.update(qr_text=text, qr_png=str(png.resolve()))
         entries.append(entry)
     manifest = {"public_url": public_url, "root_pub": str(root_pub.resolve()), "certificates": entries}

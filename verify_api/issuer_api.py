@@ -104,7 +104,7 @@ def _answer(change: Change, registration_no: str, action: str, created: int = 20
 def register():
     record, qr_text = _signed_record(json_object())
     s = services()
-    change = s.store.register(record.to_json(), qr_text, g.actor, s.config.now())
+    change = s.store.register(record, qr_text, g.actor, s.config.now())
     return _answer(change, record.registration_no, "register", created=201)
 
 
@@ -166,7 +166,7 @@ def correction(registration_no: str):
     if record.registration_no != registration_no or record.version < 2:
         raise ApiError(400, "bad_version", "更正须为同一编号的新版本 / a correction is a later version of this number")
     s = services()
-    change = s.store.correct(record.to_json(), qr_text, _reason(body), g.actor, s.config.now(), g.issuer)
+    change = s.store.correct(record, qr_text, _reason(body), g.actor, s.config.now(), g.issuer)
     return _answer(change, registration_no, "correction", created=201)
 
 

@@ -4,42 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from keys.answer import SignatureResult, State
+from pydantic import TypeAdapter
+
+from keys.answer import AnswerJSON
+from keys.record import json_schema as record_schema
+
+_COMPONENT = "#/components/schemas/{model}"
 
 _ERROR = {"type": "object", "required": ["code", "message"],
           "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
 _NULLABLE_STR = {"type": ["string", "null"]}
-_ISSUER_REF = {"type": ["object", "null"], "properties": {"code": {"type": "string"}, "name": _NULLABLE_STR}}
-_ANSWER = {
-    "type": "object", "required": ["verdict", "signature", "status", "certificate", "checked_at"],
-    "properties": {
-        "verdict": {"type": "object", "required": ["ok", "zh", "en"],
-                    "properties": {"ok": {"type": "boolean"}, "zh": {"type": "string"}, "en": {"type": "string"}}},
-        "signature": {"type": "object", "required": ["result"], "properties": {
-            "result": {"enum": [r.value for r in SignatureResult]}, "kid": _NULLABLE_STR, "alg": _NULLABLE_STR,
-            "issuer": _ISSUER_REF}},
-        "status": {"type": "object", "required": ["state", "reason", "since", "source", "superseded_by"],
-                   "properties": {
-                       "state": {"enum": [s.value for s in State]},
-                       "label": {"type": "object", "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
-                       "reason": {"type": "string"}, "since": _NULLABLE_STR,
-                       "source": {"enum": ["registry", "offline"]},
-                       "superseded_by": {"type": ["object", "null"], "properties": {
-                           "registration_no": {"type": "string"}, "version": {"type": "integer"}}},
-                       "data_time": _NULLABLE_STR}},
-        "certificate": {"type": ["object", "null"], "description": "Certificate fields; personal data masked."},
-        "checked_at": {"type": "string", "format": "date-time"},
-        "mismatches": {"type": "array", "items": {"type": "string"}},
-    },
-}
 _CHANGE = {"type": "object", "required": ["outcome", "registration_no"], "properties": {
     "outcome": {"enum": ["created", "unchanged", "changed"]}, "registration_no": {"type": "string"},
     "version": {"type": ["integer", "null"]}, "before": _NULLABLE_STR, "after": _NULLABLE_STR}}
 
 
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _COMPONENT.format(model=name)}
+
+
 def _json(schema_ref: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema_ref)}}}
+
+
+def _record_components() -> dict[str, Any]:
+    """The certificate record and its parts: docs/record.schema.json, its definitions placed as components."""
+    record = record_schema(_COMPONENT)
+    parts = record.pop("$defs")
+    del record["$schema"]
+    return {"Record": record, **parts}
+
+
+def _answer_components() -> dict[str, Any]:
+    """The answer (keys.answer.AnswerJSON, the type Answer.to_json returns) and its parts, as components."""
+    answer = TypeAdapter(AnswerJSON).json_schema(ref_template=_COMPONENT, mode="serialization")
+    parts = answer.pop("$defs")
+    return {"Answer": answer, **parts}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -54,13 +54,13 @@ _CURSOR = {"type": "string", "pattern": "^(0|[0-9]{1,20}-[0-9]{1,20})$"}
 _REG_PATH = {"name": "registration_no", "in": "path", "required": True, "schema": {"type": "string"}}
 _REASON = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S",
            "description": "Why; not blank, at most 200 characters"}
-_SIGNED_RECORD = {"type": "object", "required": ["record"], "properties": {
-    "record": {"type": "object", "description": "The certificate record (docs/record.schema.json); paper ones have paper: true"},
+_SIGNED_RECORD: dict[str, Any] = {"type": "object", "required": ["record"], "properties": {
+    "record": _ref("Record"),
     "qr_text": {"type": "string", "description": "The signed QR text; required unless paper"}}}
 
 
 def spec(public_url: str) -> dict[str, Any]:
-    bearer = [{"issuerToken": []}]
+    bearer: list[dict[str, list[str]]] = [{"issuerToken": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Crane certificate verification", "version": "1.0.0",
@@ -150,7 +150,7 @@ def spec(public_url: str) -> dict[str, Any]:
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
         "components": {
-            "schemas": {"Answer": _ANSWER, "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
+            "schemas": {**_record_components(), **_answer_components(), "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
                 "type": "object", "required": ["page", "kid", "alg", "sig"], "properties": {
                     "page": {"type": "object", "required": ["entries", "next", "more"], "properties": {
                         "entries": {"type": "array", "items": {"type": "object"}}, "next": {"type": "string"},

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from keys.record import Record
+
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)\d{4}(\d{3,4})(?!\d)")
@@ -37,9 +39,10 @@ def scrub(text: str) -> str:
     return _LANDLINE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
 
 
-def mask_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a stored record fit for a public answer."""
-    return _walk(record, ())
+def mask_record(record: Record) -> dict[str, Any]:
+    """The record as JSON fit for a public answer (a new dict each call)."""
+    masked: dict[str, Any] = _walk(record.to_json(), ())
+    return masked
 
 
 def _walk(value: Any, path: tuple[str, ...]) -> Any:

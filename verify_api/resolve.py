@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
+from types import MappingProxyType
+from typing import Any
 
-from keys.answer import Answer, SignatureResult
+from keys.answer import Answer, AnswerJSON, SignatureResult
 from keys.identifiers import LicenceId
 from keys.payload import Verification, verify_at
-from keys.record import Category
 from keys.trustlist import TrustList
 from keys.verdict import REGISTRY, Lookup, RegistryEntry, SamePayload, Unavailable, answer_code, answer_entry
 
 from .privacy import mask_record, scrub
 from .store import Store, StoredVersion, StoreUnavailable
+from .store.results import stored_record
 
 STORE_DOWN = "登记库暂时无法访问 / The registry cannot be reached right now"
 
@@ -57,7 +59,7 @@ class Resolution:
     store_down: bool = False
 
     @cached_property
-    def body(self) -> dict:
+    def body(self) -> AnswerJSON:
         """The answer as JSON, built once for the response, the page and the metrics."""
         return self.answer.to_json()
 
@@ -109,16 +111,21 @@ def registry_entry(stored: StoredVersion) -> RegistryEntry:
                          stored.issuer, public_certificate(stored))
 
 
-def public_certificate(stored: StoredVersion) -> dict:
-    record = _masked(stored.record_json)
-    return {**record, "registered_at": stored.registered_at.isoformat(timespec="seconds")}
+def public_certificate(stored: StoredVersion) -> dict[str, Any]:
+    """The stored record as the public sees it, each answer with its own copy of the shared masked view."""
+    certificate = {k: dict(v) if isinstance(v, Mapping) else v for k, v in _masked(stored.record_json).items()}
+    certificate["registered_at"] = stored.registered_at.isoformat(timespec="seconds")
+    return certificate
 
 
 @lru_cache(maxsize=4096)
-def _masked(record_json: str) -> dict:
-    """Masking walks every string with regexes; a stored record never changes, so do it once per record."""
-    record = mask_record(json.loads(record_json))
-    equipment = record.get("equipment", {})
-    if equipment.get("category"):
-        equipment["category_zh"] = Category(equipment["category"]).zh
-    return record
+def _masked(record_json: str) -> Mapping[str, Any]:
+    """Masking walks every string with regexes; a stored record never changes, so do it once per record.
+
+    Every answer for the record shares the result, so it is read-only (a record's sections hold no deeper
+    objects).
+    """
+    record = stored_record(record_json)
+    masked = mask_record(record)
+    masked["equipment"]["category_zh"] = record.equipment.category.zh
+    return MappingProxyType({k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in masked.items()})

@@ -7,20 +7,21 @@ enough to give every registration its own payload hash.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from keys.record import Record
 from keys.samples import CITIES, sample_record
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 
-def record(index: int, city: int = 0, **changes: Any) -> dict[str, Any]:
-    raw = sample_record(random.Random(index), index, city=CITIES[city])
-    raw.update(changes)
-    return raw
+def record(index: int, city: int = 0, **changes: Any) -> Record:
+    """A sample record; `changes` replace fields unchecked (the store keeps what the service validated)."""
+    return replace(Record.from_json(sample_record(random.Random(index), index, city=CITIES[city])), **changes)
 
 
-def qr(raw: dict[str, Any], salt: str = "") -> str:
-    body = f"{raw['registration_no']}-{raw['version']}{salt}".encode().hex().upper()
+def qr(record: Record, salt: str = "") -> str:
+    body = f"{record.registration_no}-{record.version}{salt}".encode().hex().upper()
     return f"HTTPS://VERIFY.EXAMPLE.CN/V/{body}"

@@ -19,6 +19,7 @@ import pytest
 
 from devtools.cluster import LocalCluster
 from keys.answer import State
+from keys.record import Record
 from verify_api import keyspace
 from verify_api.store import Outcome, Store, StoreUnavailable
 
@@ -45,7 +46,7 @@ class Writer:
             while not self.stop.is_set():
                 raw = record(index, city=index % 3)
                 self._until_acked(lambda raw=raw: self._register(store, raw))
-                self.expected[raw["registration_no"]] = State.VALID
+                self.expected[raw.registration_no] = State.VALID
                 if index % 2:
                     # toggle an earlier one: valid -> suspended -> valid ...
                     reg = list(self.expected)[(index // 2) % len(self.expected)]
@@ -72,7 +73,7 @@ class Writer:
                 time.sleep(0.05)
 
     @staticmethod
-    def _register(store: Store, raw: dict) -> str:
+    def _register(store: Store, raw: Record) -> str:
         change = store.register(raw, qr(raw), "issuer:load:test", NOW)
         assert change.outcome in (Outcome.CREATED, Outcome.UNCHANGED), change
         return "register"

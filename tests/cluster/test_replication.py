@@ -50,7 +50,7 @@ def test_cluster_write_is_refused_until_its_replica_has_it(local_cluster: LocalC
     local_cluster.wait_ready(30)
     local_cluster.flushall()
     raw = record(1)
-    reg = raw["registration_no"]
+    reg = raw.registration_no
     master = local_cluster.master_of(keyspace.certificate(reg))
     store = Store(local_cluster.url, timeout=2.0, replicas=1, wait_ms=300)
     other = redis.Redis(port=master.port)
@@ -111,5 +111,5 @@ def test_single_master_write_is_refused_until_its_replica_has_it(master_with_rep
         store.register(other, qr(other), ACTOR, NOW)
     assert store.register(other, qr(other), ACTOR, NOW).outcome is Outcome.UNCHANGED
     with replica.client(decode_responses=True) as client:  # what was acknowledged is on the replica
-        assert client.hget(keyspace.certificate(raw["registration_no"]), "latest") == "1"
+        assert client.hget(keyspace.certificate(raw.registration_no), "latest") == "1"
     store.client.close()

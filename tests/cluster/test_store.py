@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 from redis.crc import key_slot
@@ -20,13 +21,13 @@ def test_register_then_read(store: Store) -> None:
     raw = record(1)
     change = store.register(raw, qr(raw), ACTOR, NOW)
     assert change.outcome is Outcome.CREATED and change.after is State.VALID and change.version == 1
-    stored = store.get(raw["registration_no"])
+    stored = store.get(raw.registration_no)
     assert stored is not None and stored.record == raw and stored.state is State.VALID
     assert stored.qr_text == qr(raw) and stored.version == 1 and stored.issuer == "210100"
-    assert store.get(raw["registration_no"], 1) == stored
-    assert store.by_licence(raw["licence_id"]) == (raw["registration_no"], 1)
-    assert [e["action"] for e in store.history(raw["registration_no"])] == ["register"]
-    assert store.get("辽A-SY-2024-99999") is None and store.get(raw["registration_no"], 2) is None
+    assert store.get(raw.registration_no, 1) == stored
+    assert store.by_licence(raw.licence_id) == (raw.registration_no, 1)
+    assert [e["action"] for e in store.history(raw.registration_no)] == ["register"]
+    assert store.get("辽A-SY-2024-99999") is None and store.get(raw.registration_no, 2) is None
 
 
 def test_registering_again_is_idempotent(store: Store) -> None:
@@ -34,8 +35,8 @@ def test_registering_again_is_idempotent(store: Store) -> None:
     assert store.register(raw, qr(raw), ACTOR, NOW).outcome is Outcome.CREATED
     again = store.register(raw, qr(raw), ACTOR, NOW + timedelta(minutes=5))
     assert again.outcome is Outcome.UNCHANGED and again.detail == ""
-    assert [e.registration_no for e in store.feed()] == [raw["registration_no"]]
-    assert len(store.history(raw["registration_no"])) == 1
+    assert [e.registration_no for e in store.feed()] == [raw.registration_no]
+    assert len(store.history(raw.registration_no)) == 1
 
 
 def test_conflicts_and_foreign_issuers(store: Store) -> None:
@@ -43,18 +44,18 @@ def test_conflicts_and_foreign_issuers(store: Store) -> None:
     store.register(raw, qr(raw), ACTOR, NOW)
     other_payload = store.register(raw, qr(raw, salt="x"), ACTOR, NOW)
     assert other_payload.outcome is Outcome.CONFLICT and "another payload" in other_payload.detail
-    v2 = {**raw, "version": 2}
+    v2 = replace(raw, version=2)
     assert store.register(v2, qr(v2), ACTOR, NOW).outcome is Outcome.CONFLICT  # a new version is a correction
-    foreign = {**raw, "issuer": {**raw["issuer"], "code": "210200"}}
+    foreign = replace(raw, issuer=replace(raw.issuer, code="210200"))
     assert store.register(foreign, qr(foreign, salt="y"), "issuer:210200:t", NOW).outcome is Outcome.CONFLICT
-    assert store.change_status(raw["registration_no"], State.SUSPENDED, "x", "issuer:210200:t", NOW,
+    assert store.change_status(raw.registration_no, State.SUSPENDED, "x", "issuer:210200:t", NOW,
                                issuer="210200").outcome is Outcome.FORBIDDEN
-    assert store.get(raw["registration_no"]).state is State.VALID
+    assert store.get(raw.registration_no).state is State.VALID
 
 
 def test_status_transitions(store: Store) -> None:
     raw = record(4)
-    reg = raw["registration_no"]
+    reg = raw.registration_no
     store.register(raw, qr(raw), ACTOR, NOW)
     steps = [(State.SUSPENDED, Outcome.CHANGED), (State.SUSPENDED, Outcome.REFUSED), (State.VALID, Outcome.CHANGED),
              (State.REVOKED, Outcome.CHANGED), (State.VALID, Outcome.REFUSED), (State.ENDED, Outcome.CHANGED),
@@ -72,27 +73,26 @@ def test_status_transitions(store: Store) -> None:
     assert store.get(reg).reason == "to ended"
     assert store.change_status("辽A-SY-2024-99998", State.SUSPENDED, "x", ACTOR, NOW,
                                issuer="210100").outcome is Outcome.NOT_FOUND
-    paper = record(5, paper=True)
-    paper.pop("licence_id")
+    paper = record(5, paper=True, licence_id=None, issued_on=date(2023, 5, 1))
     assert store.register(paper, None, ACTOR, NOW).after is State.PAPER_LEGACY
-    store.change_status(paper["registration_no"], State.SUSPENDED, "check", ACTOR, NOW, issuer="210100")
-    back = store.change_status(paper["registration_no"], State.VALID, "ok", ACTOR, NOW, issuer="210100")
+    store.change_status(paper.registration_no, State.SUSPENDED, "check", ACTOR, NOW, issuer="210100")
+    back = store.change_status(paper.registration_no, State.VALID, "ok", ACTOR, NOW, issuer="210100")
     assert back.after is State.PAPER_LEGACY  # a paper certificate is valid as paper_legacy
 
 
 def test_correction_supersedes_the_old_version(store: Store) -> None:
     raw = record(6)
-    reg = raw["registration_no"]
+    reg = raw.registration_no
     store.register(raw, qr(raw), ACTOR, NOW)
-    v2 = {**raw, "version": 2, "project": {**raw["project"], "position": "7#楼南侧"}}
+    v2 = replace(raw, version=2, project=replace(raw.project, position="7#楼南侧"))
     change = store.correct(v2, qr(v2), "position corrected", ACTOR, NOW, issuer="210100")
     assert change.outcome is Outcome.CREATED and change.version == 2
     old, new = store.get(reg, 1), store.get(reg)
     assert old.state is State.SUPERSEDED and old.superseded_by == 2 and old.reason == "position corrected"
-    assert new.version == 2 and new.state is State.VALID and new.record["project"]["position"] == "7#楼南侧"
-    assert store.by_licence(raw["licence_id"]) == (reg, 2)
+    assert new.version == 2 and new.state is State.VALID and new.record.project.position == "7#楼南侧"
+    assert store.by_licence(raw.licence_id) == (reg, 2)
     assert store.correct(v2, qr(v2), "again", ACTOR, NOW, issuer="210100").outcome is Outcome.CONFLICT
-    assert store.correct({**v2, "version": 3}, qr(v2, "3"), "x", "issuer:210200:t", NOW,
+    assert store.correct(replace(v2, version=3), qr(v2, "3"), "x", "issuer:210200:t", NOW,
                          issuer="210200").outcome is Outcome.FORBIDDEN
     feed = [(e.version, e.state, e.superseded_by) for e in store.feed() if e.registration_no == reg]
     assert feed == [(1, State.VALID, None), (1, State.SUPERSEDED, 2), (2, State.VALID, None)]
@@ -102,10 +102,10 @@ def test_correction_supersedes_the_old_version(store: Store) -> None:
                                                 (State.ENDED, Outcome.REFUSED)])
 def test_only_a_certificate_in_force_or_suspended_is_corrected(store: Store, state: State, outcome: Outcome) -> None:
     raw = record(8)
-    reg = raw["registration_no"]
+    reg = raw.registration_no
     store.register(raw, qr(raw), ACTOR, NOW)
     store.change_status(reg, state, "x", ACTOR, NOW, issuer="210100")
-    v2 = {**raw, "version": 2}
+    v2 = replace(raw, version=2)
     change = store.correct(v2, qr(v2), "position corrected", ACTOR, NOW, issuer="210100")
     assert change.outcome is outcome
     assert store.get(reg).version == (2 if outcome is Outcome.CREATED else 1)
@@ -116,15 +116,15 @@ def test_feed_keeps_the_order_of_changes_across_shards(store: Store, backend) ->
     expected = []
     for raw in raws:
         store.register(raw, qr(raw), ACTOR, NOW)
-        expected.append((raw["registration_no"], State.VALID))
+        expected.append((raw.registration_no, State.VALID))
     for raw in raws[::3]:
-        issuer = raw["issuer"]["code"]
-        store.change_status(raw["registration_no"], State.SUSPENDED, "inspection", f"issuer:{issuer}:t", NOW,
+        issuer = raw.issuer.code
+        store.change_status(raw.registration_no, State.SUSPENDED, "inspection", f"issuer:{issuer}:t", NOW,
                             issuer=issuer)
-        expected.append((raw["registration_no"], State.SUSPENDED))
+        expected.append((raw.registration_no, State.SUSPENDED))
     if backend.cluster is not None:  # the registrations really are spread over the masters
         owners = backend.cluster.slot_owners()
-        used = {owners[key_slot(keyspace.certificate(r["registration_no"]).encode())].port for r in raws}
+        used = {owners[key_slot(keyspace.certificate(r.registration_no).encode())].port for r in raws}
         assert len(used) == 3
     entries, cursor = [], "0"
     while page := store.feed(cursor, count=7):  # paging with the cursor resumes exactly where it stopped
@@ -137,7 +137,7 @@ def test_feed_keeps_the_order_of_changes_across_shards(store: Store, backend) ->
 
 def test_audit_records_every_change_and_every_denial(store: Store) -> None:
     raw = record(7)
-    reg = raw["registration_no"]
+    reg = raw.registration_no
     store.register(raw, qr(raw), ACTOR, NOW)
     store.change_status(reg, State.SUSPENDED, "site stopped", ACTOR, NOW, issuer="210100")
     store.record_denied("issuer:210200:t", "status", reg, NOW, "token of 210200 used for 210100", "210100")
@@ -173,12 +173,12 @@ def test_bulk_import_spans_every_shard_in_order(store: Store) -> None:
     again = list(store.register_many(items[:10] + [(raws[0], qr(raws[0], "other"))], "operator:import", NOW))
     assert [c.outcome for c in again] == [Outcome.UNCHANGED] * 10 + [Outcome.CONFLICT]
     feed = store.feed(count=5000)
-    assert [e.registration_no for e in feed] == [r["registration_no"] for r in raws]
+    assert [e.registration_no for e in feed] == [r.registration_no for r in raws]
     assert all(e.state is State.VALID and e.record_no for e in feed)
     assert len(store.audit(count=5000)) == len(raws)
     for raw in raws[::97]:
-        assert store.get(raw["registration_no"]).record == raw
-        assert store.by_licence(raw["licence_id"]) == (raw["registration_no"], 1)
+        assert store.get(raw.registration_no).record == raw
+        assert store.by_licence(raw.licence_id) == (raw.registration_no, 1)
 
 
 def test_an_import_cut_off_before_publishing_is_repaired_by_importing_again(store: Store,
@@ -197,11 +197,11 @@ def test_an_import_cut_off_before_publishing_is_repaired_by_importing_again(stor
     with pytest.raises(StoreUnavailable):
         list(store.register_many(items, "operator:import", NOW))
     monkeypatch.setattr(store.transport, "write", real_write)
-    assert store.feed() == [] and store.get(raws[0]["registration_no"]).state is State.VALID
+    assert store.feed() == [] and store.get(raws[0].registration_no).state is State.VALID
     changes = list(store.register_many(items, "operator:import", NOW))
     assert [c.outcome for c in changes] == [Outcome.UNCHANGED] * len(raws)
-    assert sorted(e.registration_no for e in store.feed()) == sorted(r["registration_no"] for r in raws)
-    assert store.by_licence(raws[-1]["licence_id"]) == (raws[-1]["registration_no"], 1)
+    assert sorted(e.registration_no for e in store.feed()) == sorted(r.registration_no for r in raws)
+    assert store.by_licence(raws[-1].licence_id) == (raws[-1].registration_no, 1)
     again = list(store.register_many(items, "operator:import", NOW))  # published now: nothing repeats
     assert {c.outcome for c in again} == {Outcome.UNCHANGED} and len(store.feed()) == len(raws)
 
@@ -228,7 +228,7 @@ def _cut_publication_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_retried_status_change_publishes_what_a_failover_cut_off(store: Store,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     raw = record(3000)
-    reg = raw["registration_no"]
+    reg = raw.registration_no
     store.register(raw, qr(raw), ACTOR, NOW)
     _cut_publication_once(monkeypatch)
     with pytest.raises(StoreUnavailable):
@@ -247,9 +247,9 @@ def test_a_retried_status_change_publishes_what_a_failover_cut_off(store: Store,
 def test_a_retried_correction_publishes_what_a_failover_cut_off(store: Store,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     raw = record(3001)
-    reg = raw["registration_no"]
+    reg = raw.registration_no
     store.register(raw, qr(raw), ACTOR, NOW)
-    v2 = {**raw, "version": 2, "project": {**raw["project"], "position": "8#楼东侧"}}
+    v2 = replace(raw, version=2, project=replace(raw.project, position="8#楼东侧"))
     _cut_publication_once(monkeypatch)
     with pytest.raises(StoreUnavailable):
         store.correct(v2, qr(v2), "position corrected", ACTOR, NOW, issuer="210100")
@@ -257,4 +257,4 @@ def test_a_retried_correction_publishes_what_a_failover_cut_off(store: Store,
     assert retry.outcome is Outcome.CONFLICT  # the correction is there (the API answers 409 as before)
     feed = [(e.version, e.state, e.superseded_by) for e in store.feed()]
     assert feed == [(1, State.VALID, None), (1, State.SUPERSEDED, 2), (2, State.VALID, None)]
-    assert store.by_licence(raw["licence_id"]) == (reg, 2)
+    assert store.by_licence(raw.licence_id) == (reg, 2)

@@ -151,7 +151,7 @@ def test_fuzz_the_resolver_with_100000_inputs_against_real_redis(corpus, store):
     trust = corpus["trust"]
     registered = 0
     for raw, text in zip(corpus["records"], corpus["texts"], strict=True):
-        registered += store.register(Record.from_json(raw).to_json(), text, "operator:fuzz", NOW).outcome == "created"
+        registered += store.register(Record.from_json(raw), text, "operator:fuzz", NOW).outcome == "created"
     store.change_status(corpus["records"][0]["registration_no"], State.SUSPENDED, "fuzz", "operator:fuzz", NOW, None)
     licence_ids = [r["licence_id"] for r in corpus["records"]]
     schema = openapi.spec("https://verify.example.cn")["components"]["schemas"]["Answer"]

@@ -29,8 +29,8 @@ def _personal_values(store, registration_numbers) -> set[str]:
         stored = store.get(reg)
         if stored is None:
             continue
-        supervisor = stored.record.get("supervisor", {})
-        values |= {v for v in (supervisor.get("engineer"), supervisor.get("phone")) if v}
+        supervisor = stored.record.supervisor
+        values |= {v for v in (supervisor.engineer, supervisor.phone) if v} if supervisor else set()
     return values
 
 
@@ -73,7 +73,7 @@ def test_every_public_answer_of_the_demo_is_masked(client, manifest, store, toke
             paths += [f"/api/v1/verify?qr={quoted(cert['qr_text'])}", f"/V/{payload}", f"/v/{payload}"]
             responses[f"POST verify {number}"] = client.post("/api/v1/verify", json={"qr": cert["qr_text"]}).get_data(
                 as_text=True)
-        licence_id = (store.get(number).record or {}).get("licence_id")
+        licence_id = store.get(number).record.licence_id
         if licence_id:
             paths.append(f"/api/v1/verify?qr={quoted(licence_id)}")
         for path in paths:

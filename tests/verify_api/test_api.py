@@ -61,7 +61,7 @@ def test_text_that_is_not_ours_is_an_answer(client, text):
 
 def test_licence_identifier_forms_resolve(client, manifest, store):
     cert = by_state(manifest, "valid")[0]
-    licence_id = store.get(cert["registration_no"]).record["licence_id"]
+    licence_id = store.get(cert["registration_no"]).record.licence_id
     for form in (licence_id, f"https://zwfw.example.gov.cn/verify?id={licence_id}"):
         answer = client.post("/api/v1/verify", json={"qr": form}).get_json()
         assert answer["status"]["state"] == "valid", form

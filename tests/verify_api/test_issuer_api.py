@@ -195,8 +195,8 @@ def test_an_issuers_audit_view_pages_past_any_number_of_other_issuers_entries(cl
         """601 entries not for 沈阳: 大连 imports 600 of its own and is refused once on 鞍山's behalf."""
         first = next(blocks)
         imported = (sample_record(random.Random(i), i, city=CITIES[1]) for i in range(first, first + 600))
-        assert all(c.outcome.value == "created" for c in store.register_many(((r, None) for r in imported),
-                                                                             dalian_actor, now))
+        changes = store.register_many(((Record.from_json(r), None) for r in imported), dalian_actor, now)
+        assert all(c.outcome.value == "created" for c in changes)
         refused = client.post("/api/v1/issuer/certificates", json={"record": anshan_raw, "qr_text": anshan_qr},
                               headers=auth(dalian))
         assert refused.status_code == 403
@@ -207,7 +207,8 @@ def test_an_issuers_audit_view_pages_past_any_number_of_other_issuers_entries(cl
     client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr}, headers=auth(shenyang))
     others_entries()
     bulk = [sample_record(random.Random(i), i, city=CITIES[0]) for i in range(20_000, 20_520)]
-    list(store.register_many(((r, None) for r in bulk), issuer_token.actor(CITIES[0].code, shenyang_id), now))
+    list(store.register_many(((Record.from_json(r), None) for r in bulk), issuer_token.actor(CITIES[0].code, shenyang_id),
+                             now))
     expected += [("import", r["registration_no"]) for r in bulk]
     others_entries()
     client.post(f"/api/v1/issuer/certificates/{reg}/status", json={"state": "suspended", "reason": "x"},

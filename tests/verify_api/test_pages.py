@@ -108,12 +108,12 @@ def test_valid_page_shows_what_an_inspector_compares(client, manifest, store):
     assert found["headline"] == "有效 Valid"
     assert "证书有效" in found["text"] and "Certificate valid" in found["text"]
     plate = re.search(r'<section class="card plate".*?</section>', html, re.S).group(0)
-    equipment = record["equipment"]
-    for value in (equipment["record_no"], equipment["factory_serial"], equipment["model"]):
+    equipment = record.equipment
+    for value in (equipment.record_no, equipment.factory_serial, equipment.model):
         assert f"<dd>{value}" in plate
     assert "产权备案编号" in plate and "出厂编号" in plate
-    for value in (record["project"]["name"], record["project"]["address"], record["project"]["position"],
-                  record["issuer"]["name"], record["user"]["name"]):
+    for value in (record.project.name, record.project.address, record.project.position, record.issuer.name,
+                  record.user.name):
         assert value in html
     # the verdict comes first, before any other section
     assert html.index('class="verdict') < html.index('class="card')
@@ -270,7 +270,7 @@ def test_only_masked_personal_data_on_any_page(client, manifest, store):
     for cert in manifest["certificates"]:
         record = store.get(cert["registration_no"], cert.get("version")).record
         html = page_for(client, cert).get_data(as_text=True)
-        phone, engineer = record["supervisor"]["phone"], record["supervisor"]["engineer"]
+        phone, engineer = record.supervisor.phone, record.supervisor.engineer
         assert phone not in html and engineer not in html, cert
         assert f"<dd>{phone[:3]}****{phone[-4:]}</dd>" in html, cert
         assert f"<dd>{engineer[0]}{'*' * (len(engineer) - 1)}</dd>" in html, cert

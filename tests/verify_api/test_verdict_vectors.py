@@ -13,6 +13,7 @@ import pytest
 
 from keys.algorithms import PublicKey
 from keys.answer import State
+from keys.record import Record
 from keys.trustlist import SignedTrustList, TrustList
 from tests.keys.verdict_vectors import ACTOR, VERDICTS_FILE, entry_from_doc
 from verify_api.resolve import registry_entry, resolve
@@ -39,9 +40,10 @@ def realise(store: Store, registry: dict) -> None:
             at = datetime.fromisoformat(entry["registered_at"])
             qr_text = entry["match"]["qr_text"]
             if previous is None:
-                change = store.register(entry["record"], qr_text, ACTOR, at)
+                change = store.register(Record.from_json(entry["record"]), qr_text, ACTOR, at)
             else:
-                change = store.correct(entry["record"], qr_text, previous["reason"], ACTOR, at, entry["issuer"])
+                change = store.correct(Record.from_json(entry["record"]), qr_text, previous["reason"], ACTOR, at,
+                                       entry["issuer"])
             assert change.outcome is Outcome.CREATED, change
         last = versions[-1]
         if State(last["state"]) in CHANGED_BY_STATUS:

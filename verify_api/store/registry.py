@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from keys.answer import State
+from keys.record import Record
 
 from .. import keyspace
 from . import scripts
@@ -23,7 +24,7 @@ from .publishing import audit_ops, feed_op, flat, iso
 from .results import Change, Outcome, StoredVersion, StoreUnavailable
 from .transport import Op, StorePart
 
-Item = tuple[dict[str, Any], str | None]  # a record and its QR text (None for paper)
+Item = tuple[Record, str | None]  # a record and its QR text (None for paper)
 
 
 def payload_of(qr_text: str) -> str:
@@ -31,12 +32,14 @@ def payload_of(qr_text: str) -> str:
     return qr_text.strip().rsplit("/", 1)[-1]
 
 
-def payload_sha(qr_text: str | None, record: dict[str, Any]) -> str:
-    """What makes two registrations 'the same': the signed payload, or for paper the record itself."""
-    if qr_text:
-        material = payload_of(qr_text).encode("ascii")
-    else:
-        material = json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8")
+def record_json(record: Record) -> str:
+    """A record as the store keeps it: its JSON, keys sorted, so the same record is the same text."""
+    return json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True)
+
+
+def payload_sha(qr_text: str | None, stored_record: str) -> str:
+    """What makes two registrations 'the same': the signed payload, or for paper the stored record itself."""
+    material = payload_of(qr_text).encode("ascii") if qr_text else stored_record.encode("utf-8")
     return hashlib.sha256(material).hexdigest()
 
 
@@ -78,15 +81,15 @@ class Registry(StorePart):
 
     # --- writes ---------------------------------------------------------------------------------------
 
-    def register(self, record: dict[str, Any], qr_text: str | None, actor: str, now: datetime) -> Change:
-        registration_no, number = record["registration_no"], int(record.get("version", 1))
+    def register(self, record: Record, qr_text: str | None, actor: str, now: datetime) -> Change:
+        registration_no, number = record.registration_no, record.version
         state = _first_state(record)
         event = {"at": iso(now), "actor": actor, "action": "register", "version": number, "after": state.value}
         reply = self.transport.write([_register_op(record, qr_text, state, now, event)])[0]
         outcome, detail = Outcome(reply[0]), reply[1]
         if outcome is Outcome.CREATED or (outcome is Outcome.UNCHANGED and detail != "1"):
             self._publish(registration_no, number, actor, "register", None, {"state": state.value, "version": number},
-                          now, licence_id=record.get("licence_id"))
+                          now, licence_id=record.licence_id)
         return Change(outcome, number, None, state if outcome is Outcome.CREATED else None,
                       detail if outcome is not Outcome.UNCHANGED else "")
 
@@ -111,10 +114,10 @@ class Registry(StorePart):
                           f"cannot change a {reply[1]} certificate to {target.value}")
         return Change(outcome, detail=reply[1])
 
-    def correct(self, record: dict[str, Any], qr_text: str | None, reason: str, actor: str, now: datetime,
+    def correct(self, record: Record, qr_text: str | None, reason: str, actor: str, now: datetime,
                 issuer: str) -> Change:
         """Version N+1 is registered and N superseded in one atomic step."""
-        registration_no, number = record["registration_no"], int(record["version"])
+        registration_no, number = record.registration_no, record.version
         state = _first_state(record)
         fields = _version_fields(record, qr_text, state, iso(now), now)
         event = {"at": iso(now), "actor": actor, "action": "correction", "version": number, "reason": reason}
@@ -122,7 +125,7 @@ class Registry(StorePart):
             scripts.CORRECT,
             [keyspace.certificate(registration_no), keyspace.version(registration_no, number),
              keyspace.history(registration_no)],
-            [number - 1, number, issuer, payload_sha(qr_text, record), json.dumps(fields, ensure_ascii=False),
+            [number - 1, number, issuer, payload_sha(qr_text, fields["record"]), json.dumps(fields, ensure_ascii=False),
              reason, iso(now), json.dumps(event, ensure_ascii=False), scripts.states_arg(scripts.CORRECTABLE)],
         )])[0]
         if reply[0] != "changed":
@@ -133,7 +136,7 @@ class Registry(StorePart):
         self._publish(registration_no, number - 1, actor, "correction", {"state": before.value, "version": number - 1},
                       {"state": State.SUPERSEDED.value, "superseded_by": number, "reason": reason}, now)
         self._publish(registration_no, number, actor, "correction", None, {"state": state.value, "version": number},
-                      now, licence_id=record.get("licence_id"))
+                      now, licence_id=record.licence_id)
         return Change(Outcome.CREATED, number, before, state)
 
     # --- bulk import ----------------------------------------------------------------------------------
@@ -158,7 +161,7 @@ class Registry(StorePart):
         states = [_first_state(record) for record, _ in chunk]
         replies = self.transport.write([
             _register_op(record, qr_text, state, now, {"at": iso(now), "actor": actor, "action": "import",
-                                                       "version": int(record.get("version", 1)), "after": state.value})
+                                                       "version": record.version, "after": state.value})
             for (record, qr_text), state in zip(chunk, states, strict=True)])
         publish: list[Op] = []
         marks: list[Op] = []
@@ -166,17 +169,17 @@ class Registry(StorePart):
         changes = []
         for (record, _), state, reply in zip(chunk, states, replies, strict=True):
             outcome = Outcome(reply[0])
-            registration_no, number = record["registration_no"], int(record.get("version", 1))
+            registration_no, number = record.registration_no, record.version
             changes.append(Change(outcome, number, None, state if outcome is Outcome.CREATED else None,
                                   reply[1] if outcome not in (Outcome.UNCHANGED, Outcome.CREATED) else ""))
             if outcome is Outcome.UNCHANGED and reply[1] != "1":
-                repair.append((registration_no, number, state, record.get("licence_id")))
+                repair.append((registration_no, number, state, record.licence_id))
             if outcome is not Outcome.CREATED:
                 continue
-            if record.get("licence_id"):
-                publish.append(_licence_op(record["licence_id"], registration_no, number))
-            publish.append(feed_op(registration_no, number, state, "", _since(record, now), None,
-                                   record["equipment"]["record_no"], iso(now)))
+            if record.licence_id:
+                publish.append(_licence_op(record.licence_id, registration_no, number))
+            publish.append(feed_op(registration_no, number, state, "", _since(record), None,
+                                   record.equipment.record_no, iso(now)))
             publish += audit_ops(actor, "import", registration_no, now, None, {"state": state.value, "version": number})
             marks.append(_mark_op(registration_no, number))
         if publish:
@@ -202,7 +205,7 @@ class Registry(StorePart):
             raise StoreUnavailable(f"registry store lost {registration_no} v{number}; retry the request")
         ops = [_licence_op(licence_id, registration_no, number)] if licence_id else []
         ops.append(feed_op(registration_no, number, current.state, current.reason, iso(current.since),
-                           current.superseded_by, current.record.get("equipment", {}).get("record_no", ""),
+                           current.superseded_by, current.record.equipment.record_no,
                            iso(current.registered_at)))
         ops += audit_ops(actor, action, registration_no, now, before, after)
         self.transport.write(ops)
@@ -248,21 +251,20 @@ class Registry(StorePart):
                           licence_id=None if before else _licence_of(self.get(registration_no, latest)))
 
 
-def _first_state(record: dict[str, Any]) -> State:
+def _first_state(record: Record) -> State:
     """A new version is valid; a paper certificate, entered without a QR code, is valid as paper_legacy."""
-    return State.PAPER_LEGACY if record.get("paper") else State.VALID
+    return State.PAPER_LEGACY if record.paper else State.VALID
 
 
-def _register_op(record: dict[str, Any], qr_text: str | None, state: State, now: datetime,
-                 event: dict[str, Any]) -> Op:
-    registration_no, number = record["registration_no"], int(record.get("version", 1))
-    fields = _version_fields(record, qr_text, state, _since(record, now), now)
+def _register_op(record: Record, qr_text: str | None, state: State, now: datetime, event: dict[str, Any]) -> Op:
+    registration_no, number = record.registration_no, record.version
+    fields = _version_fields(record, qr_text, state, _since(record), now)
     return Op.call(
         scripts.REGISTER,
         [keyspace.certificate(registration_no), keyspace.version(registration_no, number),
          keyspace.history(registration_no)],
-        [number, record["issuer"]["code"], record["equipment"]["record_no"], "1" if record.get("paper") else "0",
-         payload_sha(qr_text, record), json.dumps(event, ensure_ascii=False),
+        [number, record.issuer.code, record.equipment.record_no, "1" if record.paper else "0",
+         payload_sha(qr_text, fields["record"]), json.dumps(event, ensure_ascii=False),
          *flat(fields)])
 
 
@@ -271,24 +273,20 @@ def _licence_op(licence_id: str, registration_no: str, number: int) -> Op:
 
 
 def _licence_of(stored: StoredVersion | None) -> str | None:
-    return stored.record.get("licence_id") if stored else None
+    return stored.record.licence_id if stored else None
 
 
 def _mark_op(registration_no: str, number: int) -> Op:
     return Op.call(scripts.MARK_PUBLISHED, [keyspace.version(registration_no, number)], [])
 
 
-def _version_fields(record: dict[str, Any], qr_text: str | None, state: State, since: str,
-                    now: datetime) -> dict[str, str]:
+def _version_fields(record: Record, qr_text: str | None, state: State, since: str, now: datetime) -> dict[str, str]:
     """A version's hash: everything an answer needs, so a scan reads one key in one round trip."""
-    return {"record": json.dumps(record, ensure_ascii=False, sort_keys=True), "qr_text": qr_text or "",
-            "issuer": record["issuer"]["code"], "state": state.value, "reason": "", "since": since,
+    return {"record": record_json(record), "qr_text": qr_text or "",
+            "issuer": record.issuer.code, "state": state.value, "reason": "", "since": since,
             "registered_at": iso(now), "published": "0", "superseded_by": ""}
 
 
-def _since(record: dict[str, Any], now: datetime) -> str:
-    """A certificate is valid since its issue date (midnight, China time); else since it was registered."""
-    issued_on = record.get("issued_on", "")
-    if issued_on:
-        return f"{issued_on}T00:00:00+08:00"
-    return iso(now)
+def _since(record: Record) -> str:
+    """A certificate is valid since its issue date (midnight, China time)."""
+    return f"{record.issued_on.isoformat()}T00:00:00+08:00"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from keys.answer import State
 from keys.errors import CraneError
+from keys.record import Record
 
 
 class StoreUnavailable(CraneError):
@@ -40,8 +41,15 @@ class StoredVersion:
     superseded_by: int | None
 
     @property
-    def record(self) -> dict[str, Any]:
-        return json.loads(self.record_json)
+    def record(self) -> Record:
+        """The typed record; a stored record never changes, so each is parsed once per process."""
+        return stored_record(self.record_json)
+
+
+@lru_cache(maxsize=4096)
+def stored_record(record_json: str) -> Record:
+    """A record as the store keeps it (registry.record_json), read back; Records are immutable, so shared."""
+    return Record.from_stored(record_json)
 
 
 @dataclass(frozen=True)
