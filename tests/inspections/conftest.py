@@ -19,6 +19,7 @@ from verify_api.config import Config
 from verify_api.store.tokens import Role
 
 # The demo certificates are signed up to today: the tests' clock starts now and moves only forward.
+PUBLIC_URL = "https://verify.example.cn"
 START = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -43,7 +44,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def config(data_dir, redis_url, clock) -> Config:  # noqa: F811
-    return Config(data_dir=data_dir, redis_url=redis_url, public_url="https://verify.example.cn", rate_limit=None,
+    return Config(data_dir=data_dir, redis_url=redis_url, public_url=PUBLIC_URL, rate_limit=None,
                   now=clock)
 
 
@@ -64,12 +65,22 @@ def store(app):
     return app.extensions["crane"].store
 
 
+@pytest.fixture(scope="session")
+def demo_set(demo_keys_dir, tmp_path_factory) -> tuple[list[demo.DemoCertificate], dict]:  # noqa: F811
+    """The demo certificates signed and their QR images drawn once per session."""
+    keys = demo.ensure_keys(demo_keys_dir)
+    certificates = demo.demo_certificates(keys, PUBLIC_URL)
+    path = demo.write_manifest(tmp_path_factory.mktemp("demo"), certificates, PUBLIC_URL,
+                              demo_keys_dir / "trust" / "root.pub.pem")
+    return certificates, json.loads(path.read_text("utf-8"))
+
+
 @pytest.fixture
-def manifest(app, store, data_dir, clock) -> dict:  # noqa: F811
+def manifest(store, demo_set, clock) -> dict:
     """The demo certificates, registered when the test's clock starts; the clock then moves on an hour."""
-    path, _ = demo.build(store, data_dir, app.extensions["crane"].config.public_url, clock.now)
+    demo.load(store, demo_set[0], clock.now)
     clock.advance(hours=1)
-    return json.loads(path.read_text("utf-8"))
+    return demo_set[1]
 
 
 def make_token(store, role: Role, region: str, name: str = "张三", clock: Clock | None = None, **kw: Any) -> str:

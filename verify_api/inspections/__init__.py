@@ -68,6 +68,5 @@ def parts() -> Parts:
 def purge(p: Parts, now: datetime) -> tuple[int, int]:
     """Records and photos past their retention removed: (records, photos)."""
     records, refs = p.records.purge(now - p.retention.records)
-    for ref in refs:
-        p.photos.delete(ref)
-    return records, p.photos.purge(now - p.retention.photos) + len(refs)
+    deleted = sum(p.photos.delete(ref) for ref in refs)
+    return records, p.photos.purge(now - p.retention.photos) + deleted

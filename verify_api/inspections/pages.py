@@ -161,7 +161,7 @@ def _matching(filters: Filters) -> list[StoredInspection]:
     items = parts().records.received(province_of(scope), start, end, SCAN_LIMIT)
     found = [i for i in items if _in_scope(i) and filters.keeps(i)]
     # Flagged first, newest first within each: what needs a supervisor's eye comes to the top.
-    return sorted(found, key=lambda i: (not i.flags, -i.received_at.timestamp()))
+    return sorted(found, key=lambda i: (not i.flags, -i.record.checked_at.timestamp()))
 
 
 def _context(**extra: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ Photos are filed by the day they were received, which is what the retention purg
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
@@ -35,7 +34,7 @@ def check_jpeg(data: bytes) -> bytes:
 class Photos(Protocol):
     def put(self, received_at: datetime, inspection_id: str, data: bytes) -> str: ...
     def get(self, ref: str) -> bytes | None: ...
-    def delete(self, ref: str) -> None: ...
+    def delete(self, ref: str) -> bool: ...
     def purge(self, before: datetime) -> int: ...
 
 
@@ -70,11 +69,16 @@ class FilePhotos:
         except OSError:
             return None
 
-    def delete(self, ref: str) -> None:
+    def delete(self, ref: str) -> bool:
+        """True when there was such a photo to delete."""
         path = self._path(ref)
-        if path:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        if path is None:
+            return False
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def purge(self, before: datetime) -> int:
         """Remove the photos received on days before `before`'s day; returns how many."""
