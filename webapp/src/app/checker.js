@@ -55,7 +55,13 @@ export class Checker {
     await this.settled();
     const offline = this.offline();
     if (!offline) return null;
-    return run(offline, this.now());
+    try {
+      return await run(offline, this.now());
+    } catch (error) {
+      // The offline data could not be read (storage cleared under us, a broken row): the service may still answer.
+      console.warn("offline check failed", error);
+      return null;
+    }
   }
 
   /** The service's answer, or null when it cannot give one now (no network, timeout, its store down). */
