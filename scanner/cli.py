@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from keys.algorithms import PublicKey
 from keys.cli_env import Environment, ExitStatus, run
 
-from . import annotate, camera, documents, report, wechat
+from . import annotate, camera, documents, report, upload, wechat
 from .decode import DecodeError, decode_paths, read_image
 from .offline import NoOfflineData, OfflineCache, OfflineChecker, china
 from .online import DEFAULT_TIMEOUT, OnlineChecker, ServiceClient, Unreachable
@@ -99,11 +99,14 @@ def cli() -> None:
 @click.option("--max-age", default="7d", show_default=True,
               help="offline data older than this gives status unknown (e.g. 7d, 36h)")
 @click.option("--data-dir", help=DATA_DIR_HELP)
+@click.option("--upload", "upload_url", metavar="URL", help="send each check to the service at URL as an inspection "
+              "record (queued in the data directory while it cannot be reached)")
+@click.option("--token", help="the inspector's token for --upload (default: $CRANE_INSPECTOR_TOKEN)")
 @click.pass_obj
 def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: float, as_json: bool,
          csv_path: str | None, annotate_dir: str | None, report_path: str | None, expect_record: str | None,
          expect_serial: str | None, expect_project: str | None, camera_index: int | None, max_frames: int | None,
-         every: float, max_age: str, data_dir: str | None):
+         every: float, max_age: str, data_dir: str | None, upload_url: str | None, token: str | None):
     if camera_index is None and not paths:
         raise click.UsageError("give PATH... (images, folders, videos) or --camera N")
     if camera_index is not None and paths:
@@ -113,6 +116,7 @@ def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: 
     if message := _wechat_missing(env):
         scanner.run.warnings.append(message)
     scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), data_dir_of(env, data_dir))
+    scanner.uploader = _uploader(env, upload_url, token, data_dir_of(env, data_dir))
     if camera_index is not None:
         readable = scanner.camera(camera_index, max_frames)
     else:
@@ -122,6 +126,9 @@ def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: 
         # Verdicts already printed line by line (camera without a window): the summary alone.
         report.print_table(report.console_for(env.stdout, env.stdout_isatty), result,
                            with_table=not scanner.printed_live)
+    if scanner.uploader is not None:
+        for line in scanner.uploader.send(env.now()).lines():
+            env.err(f"{PROG}: {line}")
     if csv_path:
         report.write_csv(Path(csv_path), result.findings)
     if report_path:
@@ -150,6 +157,18 @@ def _checker(env: Environment, scanner: _Scanner, online: str | None, timeout: f
     return offline
 
 
+def _uploader(env: Environment, url: str | None, token: str | None, data_dir: Path) -> upload.Uploader | None:
+    token = token or env.vars.get("CRANE_INSPECTOR_TOKEN")
+    if url is None:
+        return None
+    if not token:
+        raise click.UsageError("--upload needs the inspector's --token (or $CRANE_INSPECTOR_TOKEN)")
+    try:
+        return upload.Uploader(url, token, upload.UploadQueue(upload.queue_path(data_dir)))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--upload") from None
+
+
 class _Scanner:
     """One scan run: checks each sighting, streams JSON lines, keeps what the table and report need."""
 
@@ -161,6 +180,7 @@ class _Scanner:
         self.annotate_dir = annotate_dir
         self.thumbnails = thumbnails
         self.checker: OnlineChecker | OfflineChecker | None = None
+        self.uploader: upload.Uploader | None = None
         self.run = Run()
         self._taken: set[Path] = set()
         self._clock_warned = False
@@ -186,6 +206,8 @@ class _Scanner:
             self.env.err(f"{PROG}: warning: {message}")
         finding = Finding(source, code.text, _points(code), str(code.engine), checked, sighting.frame, sighting.time_s)
         self.run.findings.append(finding)
+        if self.uploader is not None:
+            self.uploader.add(finding, self.env.now())
         if self.as_json:
             self.env.out(report.json_line(finding))
             self.env.stdout.flush()

@@ -1,0 +1,84 @@
+"""crane-scan --upload: each check sent as an inspection record; queued while the service cannot be reached,
+sent on the next run, never twice."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from keys.cli_env import Environment, ExitStatus
+from scanner.cli import main
+from scanner.upload import UploadQueue, queue_path
+
+from .conftest import bearer, by_state
+
+
+@pytest.fixture
+def live_url(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+def closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def scan(clock, scanner_dir, *args: str) -> tuple[ExitStatus, str]:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdout=out, stderr=err, stdout_isatty=False, now=clock,
+                      vars={"CRANE_DATA_DIR": str(scanner_dir)})
+    return main(["scan", *args], env), err.getvalue()
+
+
+def test_checks_are_queued_offline_and_sent_once_on_the_next_run(live_url, client, manifest, inspector, supervisor,
+                                                                 clock, tmp_path):
+    revoked = by_state(manifest, "revoked")[0]
+    valid = by_state(manifest, "valid")[0]
+    scanner_dir = tmp_path / "scanner-data"
+    # the service that answers the checks is up, the one that takes uploads is not (poor signal on site)
+    status, err = scan(clock, scanner_dir, revoked["qr_png"], valid["qr_png"], "--online", live_url,
+                       "--upload", closed_port(), "--token", inspector, "--expect-record", valid["record_no"])
+    assert status == ExitStatus.NOT_OK  # the revoked one is not ok
+    assert "2 records queued for the next run" in err and "上传失败" in err
+    queue = UploadQueue(queue_path(scanner_dir))
+    queued = queue.pending()
+    assert len(queued) == 2 and {q["shown"]["state"] for q in queued} == {"revoked", "valid"}
+    assert {q["plate"]["record_no"] for q in queued} == {"mismatch", "match"}
+    assert all(q["shown"]["mode"] == "online" for q in queued)
+
+    clock.advance(minutes=30)
+    status, err = scan(clock, scanner_dir, valid["qr_png"], "--online", live_url, "--upload", live_url,
+                       "--token", inspector)
+    assert status == ExitStatus.OK
+    assert "uploaded 3 inspection records (0 already there)" in err
+    assert queue.count() == 0
+    # a run whose answer was lost sends the same ids again: the service keeps one of each
+    for item in queued:
+        queue.add(item)
+    status, err = scan(clock, scanner_dir, valid["qr_png"], "--online", live_url, "--upload", live_url,
+                       "--token", inspector)
+    assert "uploaded 1 inspection records (2 already there)" in err
+    body = client.get("/api/v1/inspections", headers=bearer(supervisor)).get_json()
+    assert len(body["inspections"]) == 4 and len({i["id"] for i in body["inspections"]}) == 4
+
+
+def test_a_refused_token_keeps_the_queue(live_url, manifest, supervisor, clock, tmp_path):
+    scanner_dir = tmp_path / "scanner-data"
+    status, err = scan(clock, scanner_dir, by_state(manifest, "valid")[0]["qr_png"], "--online", live_url,
+                       "--upload", live_url, "--token", supervisor)
+    assert "HTTP 403" in err and "1 records queued" in err
+    assert UploadQueue(queue_path(scanner_dir)).count() == 1
+    status, err = scan(clock, scanner_dir, by_state(manifest, "valid")[0]["qr_png"], "--online", live_url,
+                       "--upload", live_url)
+    assert status == ExitStatus.ERROR and "--token" in err
