@@ -74,10 +74,13 @@ class Certificate:
     def verifies(self, signature: bytes, data: bytes, quirks: list[str]) -> bool:
         if gm.verify(self.point, signature, data, quirks):
             return True
-        raw = gm.raw_signature(signature, [])
-        if self.point is not None and raw is not None and sm2_id.verify(self.point, raw, data, b""):
-            quirks.append("signed with an empty SM2 user ID (OpenSSL 3's default), not 1234567812345678")
-            return True
+        point = self.point
+        if point is None:
+            return False
+        for raw, noted in gm.signature_forms(signature):
+            if sm2_id.verify(point, raw, data, b""):
+                quirks.extend([*noted, "signed with an empty SM2 user ID (OpenSSL 3's default), not 1234567812345678"])
+                return True
         return False
 
     def issued_by(self, issuer: Certificate) -> bool:

@@ -34,7 +34,7 @@ def looks_like_cms(top: der.Node) -> bool:
 
 
 def looks_like_raw(blob: bytes) -> bool:
-    return gm.raw_signature(blob, []) is not None
+    return bool(gm.signature_forms(blob))
 
 
 def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:

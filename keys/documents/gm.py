@@ -74,25 +74,34 @@ def public_key(point: bytes) -> PublicKey | None:
     return key if key.alg is Alg.SM2 else None
 
 
-def raw_signature(blob: bytes, quirks: list[str]) -> bytes | None:
-    """r||s from a DER SEQUENCE{r, s} (or a bare 64-byte r||s, as some signers store); None if unreadable."""
-    if len(blob) == 64 and blob[0] != der.SEQUENCE:
-        quirks.append("signature stored as bare r||s instead of DER")
-        return blob
+def signature_forms(blob: bytes) -> list[tuple[bytes, list[str]]]:
+    """The ways to read r||s from a signature field, each with the quirks reading it so takes: a DER
+    SEQUENCE{r, s}, and for 64 bytes a bare r||s as some signers store it (either may be the right one
+    when a bare r starts with 0x30). Empty when neither reading works."""
+    forms = []
+    quirks: list[str] = []
     try:
         parts = der.parse(blob).expect(der.SEQUENCE, "SM2 signature").items("SM2 signature", 2)
         r, s = (p.integer(quirks) for p in parts[:2])
+        if len(parts) == 2 and 0 < r < 2**256 and 0 < s < 2**256:
+            forms.append((r.to_bytes(32, "big") + s.to_bytes(32, "big"), quirks))
     except DocumentError:
-        return None
-    if len(parts) != 2 or not (0 < r < 2**256 and 0 < s < 2**256):
-        return None
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        pass
+    if len(blob) == 64:
+        forms.append((blob, ["signature stored as bare r||s instead of DER"]))
+    return forms
 
 
 def verify(point: bytes | None, signature: bytes, data: bytes, quirks: list[str]) -> bool:
+    """Quirks of the reading are noted only when that reading verifies."""
     key = public_key(point) if point else None
-    raw = raw_signature(signature, quirks)
-    return key is not None and raw is not None and key.verify(raw, data)
+    if key is None:
+        return False
+    for raw, noted in signature_forms(signature):
+        if key.verify(raw, data):
+            quirks.extend(noted)
+            return True
+    return False
 
 
 def sign(key: PrivateKey, data: bytes) -> bytes:

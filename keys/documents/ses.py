@@ -53,7 +53,11 @@ def check_ses(top: der.Node, signature_xml: bytes, seal_file: bytes | None) -> O
     version = fields[0].integer()
     if version != (4 if v4 else 1):
         out.quirks.append(f"TBS_Sign version {version} in a {out.format.value} structure")
-    data_hash = fields[3].bits()
+    if fields[3].tag == der.OCTET_STRING:
+        out.quirks.append("dataHash in an OCTET STRING, not a BIT STRING")
+        data_hash = fields[3].value
+    else:
+        data_hash = fields[3].bits()
     out.signer = _certificate(signer_der, "signer", out)
     seal = fields[1].expect(der.SEQUENCE, "SESeal")
     _check_seal(seal, v4, out, seal_file)
@@ -84,10 +88,12 @@ def _cert_blob(node: der.Node, quirks: list[str]) -> bytes:
 
 
 def _v1_time(node: der.Node, quirks: list[str]) -> datetime | None:
+    """GM/T 0031's timeInfo is a BIT STRING holding the time as text; writers also use an OCTET STRING
+    or a time type."""
     if node.tag in (der.UTC_TIME, der.GENERALIZED_TIME):
         return node.time(quirks)
-    return loose_time(node.bits().decode("latin-1") if node.tag == der.BIT_STRING else node.value.decode("latin-1"),
-                      quirks)
+    text = node.bits() if node.tag == der.BIT_STRING else node.value
+    return loose_time(text.decode("latin-1"), quirks)
 
 
 def _certificate(blob: bytes, role: str, out: Outcome) -> Certificate | None:

@@ -135,3 +135,29 @@ def test_a_non_standard_cert_list_type_is_noted(issued, pki) -> None:
     sig, = verify_document(sealed, NOW, roots=[pki.root.certificate]).signatures
     assert sig.intact and sig.trusted and sig.seal_name == "测试章"
     assert "宽松读取 read leniently: non-standard certListType 5" in sig.notes
+
+
+def test_a_bare_r_s_that_starts_like_der_still_verifies() -> None:
+    key = PrivateKey.generate(Alg.SM2)
+    point = gm.point_of_spki(key.public_key().spki)
+    for attempt in range(4000):
+        data = b"m%d" % attempt
+        raw = key.sign(data)
+        if raw[0] == d.SEQUENCE:
+            break
+    quirks: list[str] = []
+    assert gm.verify(point, raw, data, quirks) and quirks == ["signature stored as bare r||s instead of DER"]
+
+
+def test_ses_v1_with_octet_string_data_hash_is_read_and_noted(issued, pki) -> None:
+    sealed = seal_ofd(certificate_ofd(issued.record, issued.qr_text), pki.seal, SealSpec("x", b""),
+                      NOW - timedelta(hours=1), maker=pki.root, version=1)
+
+    def octet_hash(value: bytes) -> bytes:
+        fields = d.parse(value).children()[0].children()
+        tbs = d.seq(*(f.raw for f in fields[:3]), d.octets(fields[3].bits()), *(f.raw for f in fields[4:]))
+        return d.seq(tbs, d.bits(gm.sign(pki.seal.key, tbs)))
+    changed = edited(sealed, "Doc_0/Signs/Sign_1/SignedValue.dat", octet_hash)
+    sig, = verify_document(changed, NOW, roots=[pki.root.certificate]).signatures
+    assert sig.format.value == "ses-v1" and sig.intact and sig.trusted
+    assert "宽松读取 read leniently: dataHash in an OCTET STRING, not a BIT STRING" in sig.notes
