@@ -7,8 +7,9 @@
                               digestEncryptionAlgorithm, encryptedDigest OCTET STRING, ... }
 
 With authenticated attributes the signature is over their SET encoding and messageDigest must be SM3 of
-Signature.xml; without them it is over Signature.xml itself. A bare SM2 signature carries no
-certificate, so it is checked with the certificates the caller knows.
+Signature.xml; without them it is over the content: Signature.xml itself when detached, or the content
+carried, which must be Signature.xml or its SM3 digest (GM/T 0099 §7.2.2; ofdrw writes a bare SignedData
+so). A bare SM2 signature carries no certificate, so it is checked with the certificates the caller knows.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ _MESSAGE_DIGEST, _SIGNING_TIME = "1.2.840.113549.1.9.4", "1.2.840.113549.1.9.5"
 
 
 def looks_like_cms(top: der.Node) -> bool:
+    """A ContentInfo holding SignedData, or a bare SignedData (as ofdrw writes it)."""
     try:
         kids = top.children()
-        return kids[0].tag == der.OID and kids[0].oid() in SIGNED_DATA
+        if kids[0].tag == der.OID:
+            return kids[0].oid() in SIGNED_DATA
+        return (kids[0].tag == der.INTEGER and kids[1].tag == der.SET and kids[2].tag == der.SEQUENCE
+                and kids[2].children()[0].tag == der.OID)
     except (DocumentError, IndexError):
         return False
 
@@ -39,11 +44,20 @@ def looks_like_raw(blob: bytes) -> bool:
 
 def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
     out = Outcome(SignatureFormat.GBT_35275)
-    signed_data = top.items("ContentInfo", 2)[1].items("SignedData", 1)[0].items("SignedData", 4)
+    if top.items("SignedData", 1)[0].tag == der.OID:
+        signed_data = top.items("ContentInfo", 2)[1].items("SignedData", 1)[0].items("SignedData", 4)
+    else:
+        signed_data = top.items("SignedData", 4)
+        out.quirks.append("SignedData not wrapped in a ContentInfo")
     content = signed_data[2].items("contentInfo", 1)
+    # Detached, the signed message is Signature.xml; attached, it is Signature.xml itself or, as GM/T 0099
+    # §7.2.2 has it (and ofdrw writes), its SM3 digest.
+    message = signature_xml
     if len(content) > 1:
         attached = content[1].items("content", 1)[0].octets() if content[1].tag == 0xA0 else content[1].octets()
-        if attached != signature_xml:
+        if attached in (signature_xml, gm.sm3(signature_xml)):
+            message = attached
+        else:
             out.notes.append("签名内含的数据不是本 Signature.xml the data inside the signature is not this Signature.xml")
             out.signature_valid = False
     certs = []
@@ -65,11 +79,11 @@ def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
         raise DocumentError("签名者信息不完整。", "SignerInfo is incomplete.")
     alg, signature = rest[0].items("signature algorithm", 1)[0].oid(), rest[1].octets()
     if attrs is None:
-        signed, digest_ok = signature_xml, True
+        signed, digest_ok = message, True
     else:
         values = _attributes(attrs)
         digest = values.get(_MESSAGE_DIGEST)
-        digest_ok = digest is not None and digest.octets() == gm.sm3(signature_xml)
+        digest_ok = digest is not None and digest.octets() in (gm.sm3(signature_xml), gm.sm3(message))
         if not digest_ok:
             out.notes.append("messageDigest 与 Signature.xml 不符 messageDigest does not match SM3 of Signature.xml")
         if _SIGNING_TIME in values:

@@ -70,3 +70,25 @@ def test_a_leaf_certificate_cannot_vouch_for_another(issued, pki) -> None:
                            roots=[pki.root.certificate]).signatures
     assert sig.signature_valid is True and sig.trusted is False
     assert sig.signer is not None and "某某省住房和城乡建设厅" in sig.signer.subject
+
+
+def gm0099_signed_data(signer: SealIdentity, content: bytes) -> bytes:
+    """As ofdrw writes GB/T 35275 (GM/T 0099 §7.2.2): a bare SignedData carrying SM3 of the content, no
+    attributes, the SM2 signature over that digest."""
+    digest = gm.sm3(content)
+    cert = d.parse(signer.certificate.tbs).children()
+    signer_info = d.seq(d.integer(1), d.seq(cert[3].raw, cert[1].raw), d.seq(d.oid(gm.SM3)),
+                        d.seq(d.oid(gm.SM2_SIGN)), d.octets(gm.sign(signer.key, digest)))
+    return d.seq(d.integer(1), d.set_of(d.seq(d.oid(gm.SM3))),
+                 d.seq(d.oid(DATA), d.explicit(0, d.octets(digest))),
+                 d.tlv(0xA0, signer.certificate.der), d.set_of(signer_info))
+
+
+def test_a_bare_signed_data_over_the_digest_verifies(issued, pki) -> None:
+    xml = members(issued.document)[f"{SIGN}/Signature.xml"]
+    document = edited(issued.document, f"{SIGN}/SignedValue.dat", lambda _: gm0099_signed_data(pki.seal, xml))
+    sig, = verify_document(document, NOW, roots=[pki.root.certificate]).signatures
+    assert (sig.format, sig.signature_valid, sig.trusted, sig.intact) == (SignatureFormat.GBT_35275, True, True, True)
+    assert "宽松读取 read leniently: SignedData not wrapped in a ContentInfo" in sig.notes
+    other = edited(issued.document, f"{SIGN}/SignedValue.dat", lambda _: gm0099_signed_data(pki.seal, xml + b" "))
+    assert verify_document(other, NOW).signatures[0].signature_valid is False
