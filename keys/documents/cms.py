@@ -14,6 +14,8 @@ so). A bare SM2 signature carries no certificate, so it is checked with the cert
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 
 from . import der, gm
@@ -57,6 +59,9 @@ def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
         attached = content[1].items("content", 1)[0].octets() if content[1].tag == 0xA0 else content[1].octets()
         if attached in (signature_xml, gm.sm3(signature_xml)):
             message = attached
+        elif _base64(attached) == gm.sm3(signature_xml):
+            message = attached
+            out.quirks.append("content carries the SM3 digest as base64 text")
         else:
             out.notes.append("签名内含的数据不是本 Signature.xml the data inside the signature is not this Signature.xml")
             out.signature_valid = False
@@ -109,6 +114,13 @@ def check_cms(top: der.Node, signature_xml: bytes) -> Outcome:
     if out.signature_valid is None:
         out.signature_valid = verified and digest_ok if out.signer is not None else None
     return out
+
+
+def _base64(data: bytes) -> bytes | None:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _named_by(sid: der.Node, certs: list[Certificate]) -> Certificate | None:

@@ -3,6 +3,7 @@ followed, a leaf certificate vouching for another it signed is not."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 from keys.documents import SignatureFormat, gm, verify_document
@@ -92,3 +93,17 @@ def test_a_bare_signed_data_over_the_digest_verifies(issued, pki) -> None:
     assert "宽松读取 read leniently: SignedData not wrapped in a ContentInfo" in sig.notes
     other = edited(issued.document, f"{SIGN}/SignedValue.dat", lambda _: gm0099_signed_data(pki.seal, xml + b" "))
     assert verify_document(other, NOW).signatures[0].signature_valid is False
+
+
+def test_the_digest_carried_as_base64_text_is_read_and_noted(issued, pki) -> None:
+    xml = members(issued.document)[f"{SIGN}/Signature.xml"]
+    text = base64.b64encode(gm.sm3(xml))
+    cert = d.parse(pki.seal.certificate.tbs).children()
+    signer_info = d.seq(d.integer(1), d.seq(cert[3].raw, cert[1].raw), d.seq(d.oid(gm.SM3)),
+                        d.seq(d.oid(gm.SM2_SIGN)), d.octets(gm.sign(pki.seal.key, text)))
+    value = d.seq(d.oid(SIGNED_DATA), d.explicit(0, d.seq(
+        d.integer(1), d.set_of(d.seq(d.oid(gm.SM3))), d.seq(d.oid(DATA), d.explicit(0, d.octets(text))),
+        d.tlv(0xA0, pki.seal.certificate.der), d.set_of(signer_info))))
+    sig, = verify_document(edited(issued.document, f"{SIGN}/SignedValue.dat", lambda _: value), NOW).signatures
+    assert sig.signature_valid is True
+    assert "宽松读取 read leniently: content carries the SM3 digest as base64 text" in sig.notes
