@@ -36,6 +36,7 @@ function inputsStamp() {
   const inputs = [
     ...filesUnder(join(ROOT, "src")), ...filesUnder(join(ROOT, "static")),
     join(ROOT, "build.mjs"), join(ROOT, "package.json"), join(ROOT, "package-lock.json"), WASM,
+    join(ROOT, "../verify_api/static/style.css"), // the public pages' stylesheet, which app.css imports
   ].sort();
   const hash = createHash("sha256");
   for (const path of inputs) hash.update(relative(ROOT, path)).update("\0").update(readFileSync(path)).update("\0");

@@ -102,7 +102,7 @@ def test_another_valid_code_offline_and_a_changed_signature(playwright, synced):
         phone.close()
 
 
-def test_data_older_than_the_limit_gives_unknown(playwright, synced):
+def test_data_older_than_the_limit_gives_unknown_and_a_clock_behind_is_flagged(playwright, synced):
     eight_days_on = synced["synced_at"] + timedelta(days=8)
     phone = offline_phone(playwright, synced, by_state(synced["manifest"], "valid")["qr_text"], clock=eight_days_on)
     try:
@@ -110,6 +110,12 @@ def test_data_older_than_the_limit_gives_unknown(playwright, synced):
         assert (verdict["state"], verdict["signature"], verdict["mode"]) == ("unknown", "valid", "offline")
         assert "过期" in phone.page.locator("#result").inner_text()  # says why: the data is out of date
         phone.shot("scan-offline-stale.png")
+        # a phone whose clock is behind its data says so: its "how old" cannot be trusted
+        phone.page.clock.set_system_time(synced["synced_at"] - timedelta(days=1))
+        phone.page.locator("#text").fill(by_state(synced["manifest"], "revoked")["qr_text"])
+        phone.page.locator("#text").press("Enter")
+        assert phone.verdict()["state"] == "revoked"
+        assert "手机时钟早于数据时间" in phone.page.locator("#verdict").inner_text()
         assert phone.problems == []
     finally:
         phone.close()
