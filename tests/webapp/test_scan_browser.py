@@ -100,6 +100,26 @@ def test_a_network_that_lies_does_not_make_a_changed_code_valid(service, launch)
     assert phone.problems == []
 
 
+def test_a_feed_page_changed_on_the_way_is_refused(service, launch):
+    """Every page's signature is checked before anything of it is stored: a changed page leaves no data."""
+    phone = launch(by_state(service.manifest(), "valid")["qr_text"])
+
+    def changed(route) -> None:
+        response = route.fetch()
+        document = response.json()
+        document["page"]["entries"][0]["state"] = "revoked"
+        route.fulfill(response=response, json=document)
+
+    phone.context.route("**/api/v1/status-feed*", changed)
+    phone.open(service.url)
+    assert phone.verdict()["mode"] == "online"  # the service still answers checks
+    phone.page.wait_for_selector("#sync-message:has-text('同步失败')", timeout=30_000)
+    assert "signature does not check" in phone.page.locator("#sync-message").inner_text()
+    assert phone.page.locator("html").get_attribute("data-offline-ready") == "false"
+    assert "尚未同步" in phone.page.locator("#data-panel").inner_text()
+    assert phone.problems == []
+
+
 def test_a_code_that_is_not_ours(service, launch):
     phone = launch("HTTPS://EXAMPLE.COM/HELLO")
     phone.open(service.url)
