@@ -9,6 +9,10 @@ from pydantic import TypeAdapter
 from keys.answer import AnswerJSON
 from keys.record import json_schema as record_schema
 
+from .inspections.ingest import MAX_BATCH
+from .inspections.record import Flag
+from .inspections.record import json_schema as inspection_schema
+
 _COMPONENT = "#/components/schemas/{model}"
 
 _ERROR = {"type": "object", "required": ["code", "message"],
@@ -40,6 +44,77 @@ def _answer_components() -> dict[str, Any]:
     answer = TypeAdapter(AnswerJSON).json_schema(ref_template=_COMPONENT, mode="serialization")
     parts = answer.pop("$defs")
     return {"Answer": answer, **parts}
+
+
+def _inspection_components() -> dict[str, Any]:
+    """The uploaded inspection record (verify_api/inspections/record.py's types), what an upload answers,
+    and a record as supervisors' systems read it back."""
+    record = inspection_schema(_COMPONENT)
+    parts = record.pop("$defs")
+    flag = {"enum": [f.value for f in Flag], "description": "; ".join(f"{f.value}: {f.zh} / {f.en}" for f in Flag)}
+    read_back = {"type": "object", "description": "The record as uploaded, without its photo, and what the service "
+                 "added; the inspector's name and phone numbers in the note are masked unless the token allows",
+                 "required": ["id", "qr", "checked_at", "shown", "plate", "location", "note", "has_photo", "flags",
+                              "received_at", "inspector", "found"],
+                 "properties": {**{k: v for k, v in record["properties"].items() if k != "photo"},
+                                "has_photo": {"type": "boolean"}, "flags": {"type": "array", "items": flag},
+                                "received_at": {"type": "string", "format": "date-time"},
+                                "inspector": {"type": "object", "required": ["token_id", "region", "name"],
+                                              "properties": {"token_id": {"type": "string"},
+                                                             "region": {"type": "string"},
+                                                             "name": {"type": "string"}}},
+                                "found": {"type": "object", "description": "what the service found at receipt",
+                                          "properties": {"registration_no": {"type": "string"},
+                                                         "version": {"type": ["integer", "null"]},
+                                                         "issuer": {"type": "string"}, "state": _ref("State"),
+                                                         "signature": _ref("SignatureResult")}}}}
+    result = {"type": "object", "required": ["id", "outcome", "flags", "reason"], "properties": {
+        "id": _NULLABLE_STR, "outcome": {"enum": ["stored", "duplicate", "refused"]},
+        "flags": {"type": "array", "items": {"type": "object", "required": ["code", "zh", "en"], "properties": {
+            "code": flag, "zh": {"type": "string"}, "en": {"type": "string"}}}},
+        "reason": {"type": "string", "description": "why a record was refused, naming the field; else empty"}}}
+    return {"InspectionRecord": record, **parts, "InspectionRead": read_back, "UploadResult": result,
+            "InspectionBatch": {"type": "object", "required": ["inspections"], "properties": {
+                "inspections": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _ref("InspectionRecord")}}},
+            "UploadResults": {"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": _ref("UploadResult")},
+                "code": {"type": "string", "description": "all_refused, with the 422"},
+                "message": {"type": "string"}}},
+            "InspectionPage": {"type": "object", "required": ["inspections", "next", "more"], "properties": {
+                "inspections": {"type": "array", "items": _ref("InspectionRead")}, "next": _CURSOR,
+                "more": {"type": "boolean"}}},
+            "Enrolment": {"type": "object", "required": ["token", "role", "region", "name", "expires_at"],
+                          "properties": {"token": {"type": "string"},
+                                         "role": {"enum": ["issuer", "inspector", "supervisor"]},
+                                         "region": {"type": "string"}, "name": {"type": "string"},
+                                         "expires_at": {"type": ["string", "null"], "format": "date-time"}}}}
+
+
+def _inspection_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/inspections": {
+            "post": {"summary": "Upload inspection records; each id is stored once", "operationId": "uploadInspections",
+                     "security": [{"inspectorToken": []}],
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": _ref("InspectionBatch")}}},
+                     "responses": {"200": _json("UploadResults", "Each record stored, a duplicate, or refused"),
+                                   "422": _json("UploadResults", "Every record refused, each with its reason"),
+                                   **_errors(400, 401, 403, 413, 415, 429, 503)}},
+            "get": {"summary": "A supervisor's region's inspection records in order of receipt",
+                    "operationId": "readInspections", "security": [{"supervisorToken": []}],
+                    "parameters": [{"name": "since", "in": "query", "schema": _CURSOR},
+                                   {"name": "limit", "in": "query", "schema": {
+                                       "type": "integer", "description": "records per page, default 500; values "
+                                                                         "outside 1-5000 are clamped"}}],
+                    "responses": {"200": _json("InspectionPage", "One page"), **_errors(400, 401, 403, 429, 503)}}},
+        "/api/v1/enrol": {"post": {
+            "summary": "Exchange a one-time enrolment code for its token", "operationId": "enrol", "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["code"], "properties": {"code": {
+                    "type": "string", "description": "the code, or the whole enrolment QR text"}}}}}},
+            "responses": {"200": _json("Enrolment", "The token, once"),
+                          **_errors(400, 404, 413, 415, 429, 503)}}},
+    }
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -139,6 +214,7 @@ def spec(public_url: str) -> dict[str, Any]:
                 "parameters": [{"name": "since", "in": "query", "schema": _CURSOR}],
                 "responses": {"200": {"description": "Entries", "content": {"application/json": {
                     "schema": {"type": "object"}}}}, **_errors(400, 401, 429, 503)}}},
+            **_inspection_paths(),
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
                                  "responses": {"200": {"description": "Alive"}}}},
             "/readyz": {"get": {"summary": "Readiness (store and trust list)", "operationId": "readyz",
@@ -150,13 +226,15 @@ def spec(public_url: str) -> dict[str, Any]:
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
         "components": {
-            "schemas": {**_record_components(), **_answer_components(), "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
+            "schemas": {**_record_components(), **_answer_components(), **_inspection_components(), "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
                 "type": "object", "required": ["page", "kid", "alg", "sig"], "properties": {
                     "page": {"type": "object", "required": ["entries", "next", "more"], "properties": {
                         "entries": {"type": "array", "items": {"type": "object"}}, "next": {"type": "string"},
                         "more": {"type": "boolean"}, "since": {"type": "string"}, "format": {"type": "integer"},
                         "generated_at": {"type": "string"}}},
                     "kid": {"type": "string"}, "alg": {"type": "string"}, "sig": {"type": "string"}}}},
-            "securitySchemes": {"issuerToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"issuerToken": {"type": "http", "scheme": "bearer"},
+                                "inspectorToken": {"type": "http", "scheme": "bearer"},
+                                "supervisorToken": {"type": "http", "scheme": "bearer"}},
         },
     }

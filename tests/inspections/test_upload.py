@@ -246,3 +246,28 @@ def test_cors_lets_the_phone_app_upload_from_another_origin(client, state):
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
     assert str(uuid.uuid4())  # ids are the client's, made once per check
+
+
+def test_answers_fit_the_published_schemas(client, manifest, inspector, supervisor, clock):
+    import jsonschema
+
+    from verify_api.openapi import spec
+
+    document = spec("https://verify.example.cn")
+
+    def fits(name: str, body: dict) -> None:
+        jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}",
+                                         "components": document["components"]}).validate(body)
+
+    revoked = by_state(manifest, "revoked")[0]
+    batch = [record(revoked["qr_text"], clock, location={"lat": 41.8, "lon": 123.4, "accuracy_m": 5}, photo=jpeg()),
+             record("HTTPS://ELSEWHERE.EXAMPLE/X", clock), record("x", clock, id="nope")]
+    fits("InspectionBatch", {"inspections": batch[:2]})
+    fits("UploadResults", post(client, inspector, batch).get_json())
+    page = client.get("/api/v1/inspections", headers=bearer(supervisor)).get_json()
+    assert len(page["inspections"]) == 2
+    fits("InspectionPage", page)
+    operations = document["paths"]["/api/v1/inspections"]
+    assert operations["post"]["security"] == [{"inspectorToken": []}]
+    assert operations["get"]["security"] == [{"supervisorToken": []}]
+    assert "/api/v1/enrol" in document["paths"]
