@@ -90,7 +90,7 @@ class Certificate:
         return issuer.verifies(self.signature, self.tbs, [])
 
 
-_BASIC_CONSTRAINTS, _KEY_USAGE = "2.5.29.19", "2.5.29.15"
+BASIC_CONSTRAINTS, KEY_USAGE = "2.5.29.19", "2.5.29.15"
 
 
 def _is_ca(optional: list[der.Node]) -> bool:
@@ -102,13 +102,13 @@ def _is_ca(optional: list[der.Node]) -> bool:
     for extension in extensions.items("extensions", 1)[0].children():
         kids = extension.items("extension", 2)
         found[kids[0].oid()] = kids[-1].octets()
-    basic = found.get(_BASIC_CONSTRAINTS)
+    basic = found.get(BASIC_CONSTRAINTS)
     if basic is None:
         return False
     flags = der.parse(basic).children()
     if not (flags and flags[0].tag == 0x01 and flags[0].value not in (b"", b"\x00")):
         return False
-    usage = found.get(_KEY_USAGE)
+    usage = found.get(KEY_USAGE)
     if usage is None:
         return True
     bits = der.parse(usage).expect(der.BIT_STRING, "keyUsage").value

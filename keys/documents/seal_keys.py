@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 
 from ..algorithms import Alg, PrivateKey
 from . import der, gm
-from .certs import Certificate, load_pem_certificates
+from .certs import BASIC_CONSTRAINTS, KEY_USAGE, Certificate, load_pem_certificates
 from .errors import DocumentError
 
 _OIDS = {"C": "2.5.4.6", "O": "2.5.4.10", "OU": "2.5.4.11", "CN": "2.5.4.3"}
-_BASIC_CONSTRAINTS, _KEY_USAGE = "2.5.29.19", "2.5.29.15"
 
 
 @dataclass(frozen=True)
@@ -54,9 +53,9 @@ def _certificate(key: PrivateKey, subject: dict[str, str], issuer: SealIdentity 
     signer_key = issuer.key if issuer else key
     issuer_name = der.parse(issuer.certificate.subject_name).raw if issuer else _name(subject)
     usage = der.bits(b"\x06" if ca else b"\xc0")    # keyCertSign|cRLSign, or digitalSignature|nonRepudiation
-    extensions = [der.seq(der.oid(_KEY_USAGE), der.tlv(0x01, b"\xff"), der.octets(usage))]
+    extensions = [der.seq(der.oid(KEY_USAGE), der.tlv(0x01, b"\xff"), der.octets(usage))]
     if ca:
-        extensions.insert(0, der.seq(der.oid(_BASIC_CONSTRAINTS), der.tlv(0x01, b"\xff"),
+        extensions.insert(0, der.seq(der.oid(BASIC_CONSTRAINTS), der.tlv(0x01, b"\xff"),
                                      der.octets(der.seq(der.tlv(0x01, b"\xff")))))
     algorithm = der.seq(der.oid(gm.SM2_WITH_SM3))
     tbs = der.seq(
