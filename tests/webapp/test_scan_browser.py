@@ -70,27 +70,21 @@ def test_ended_revoked_superseded(service, launch, state, word):
     assert phone.problems == []
 
 
-def test_one_character_changed_reads_signature_invalid(service, launch):
-    phone = launch(tampered(service, by_state(service.manifest(), "valid")["qr_text"]))
+def test_one_character_changed_reads_signature_invalid_even_if_the_network_says_valid(service, launch):
+    genuine = by_state(service.manifest(), "valid")["qr_text"]
+    changed = tampered(service, genuine)
+    phone = launch(changed)
     phone.open(service.url)
     verdict = phone.verdict()
     assert verdict["signature"] == "invalid" and verdict["word"] == "签名无效"
     assert verdict["ok"] == "false"
     assert_verdict_on_first_screen(phone.page)
     phone.shot("scan-invalid.png")
-    assert phone.problems == []
-
-
-def test_a_network_that_lies_does_not_make_a_changed_code_valid(service, launch):
-    """The registry's status wins, but a signature this phone proves bad is not taken as good from the network."""
-    genuine = by_state(service.manifest(), "valid")["qr_text"]
-    changed = tampered(service, genuine)
-    phone = launch(genuine)
-    phone.open(service.url)
-    assert phone.verdict()["signature"] == "valid"
+    # The registry's status wins, but a signature this phone proves bad is not taken as good from the network:
+    # here a network that answers every code with the genuine code's answer.
     _, _, body = service.post("/api/v1/verify", {"qr": genuine})
     phone.page.route("**/api/v1/verify", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=body))  # the genuine code's answer, for any code
+        status=200, content_type="application/json", body=body))
     phone.page.locator("#text").fill(changed)
     phone.page.locator("#text").press("Enter")
     verdict = phone.verdict()
