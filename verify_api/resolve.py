@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -113,13 +112,16 @@ def registry_entry(stored: StoredVersion) -> RegistryEntry:
 
 def public_certificate(stored: StoredVersion) -> dict[str, Any]:
     """The stored record as the public sees it, each answer with its own copy of the shared masked view."""
-    certificate = {k: dict(v) if isinstance(v, Mapping) else v for k, v in _masked(stored.record_json).items()}
+    certificate = _masked(stored.record_json).copy()
+    for key, value in certificate.items():
+        if type(value) is MappingProxyType:  # a section: its own copy too
+            certificate[key] = value.copy()
     certificate["registered_at"] = stored.registered_at.isoformat(timespec="seconds")
     return certificate
 
 
 @lru_cache(maxsize=4096)
-def _masked(record_json: str) -> Mapping[str, Any]:
+def _masked(record_json: str) -> MappingProxyType[str, Any]:
     """Masking walks every string with regexes; a stored record never changes, so do it once per record.
 
     Every answer for the record shares the result, so it is read-only (a record's sections hold no deeper
