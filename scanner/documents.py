@@ -8,19 +8,12 @@ embedded images (JPEG, or 8-bit Flate without predictor); its signature is not c
 
 from __future__ import annotations
 
-import io
 import json
-import re
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import cv2
-import numpy as np
-from PIL import Image
 
 from keys.cli_env import Environment, ExitStatus
 from keys.documents import (
@@ -29,20 +22,14 @@ from keys.documents import (
     DocumentReport,
     SignatureCheck,
     load_pem_certificates,
-    verify_document,
 )
+from qrdecode.files import UnsupportedFile, read_file, sniff
 
-from .decode import Code, DecodeError, decode_image
 from .report import verdict_line
 from .sources import Sighting
 from .verdicts import Finding
 
 MAX_FILE = 50 * 1024 * 1024
-MAX_PIXELS = 40_000_000
-_PICTURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
-PICTURE_NOTE = ("图片无法核验电子签章，只核验了二维码 a seal cannot be checked from a picture: "
-                "only its QR code was checked")
-PDF_NOTE = "PDF 的签名未核验，只核验了二维码 the PDF's signature is not checked: only its QR codes were"
 
 Resolve = Callable[[str, Sighting], Finding | None]
 
@@ -91,66 +78,18 @@ def check_file(path: Path, now: datetime, roots: Sequence[Certificate], resolve:
         return FileResult(str(path), "unknown", error=f"无法读取文件 cannot read the file: {exc.strerror or exc}")
     if len(data) > MAX_FILE:
         return FileResult(str(path), "unknown", error=f"文件超过 {MAX_FILE // 2**20} MB the file is too large")
-    kind = sniff(data)
-    result = FileResult(str(path), kind)
-    images: list[bytes] = []
-    if kind == "ofd":
-        try:
-            result.report = verify_document(data, now, roots)
-        except DocumentError as exc:
-            result.error = str(exc)
-            return result
-        images = [img.data for img in result.report.images]
-    elif kind == "pdf":
-        result.notes.append(PDF_NOTE)
-        images = list(pdf_images(data))
-        if not images:
-            result.notes.append("PDF 中没有可读取的图片 no image in the PDF could be read")
-    elif kind in ("png", "jpeg"):
-        result.notes.append(PICTURE_NOTE)
-        images = [data]
-    else:
-        result.error = "不是 OFD、PDF 或图片文件 not an OFD, PDF or picture file"
-        return result
-    seen: set[str] = set()
-    for image in images[:MAX_IMAGES]:
-        for code in _decode(image):
-            if code.text in seen:
-                continue
-            seen.add(code.text)
-            finding = resolve(str(path), Sighting(code))
-            if finding is None:
-                result.unresolved.append(code.text)
-            else:
-                result.findings.append(finding)
-    if not seen:
-        result.notes.append("文件中没有找到二维码 no QR code found in the file")
+    try:
+        contents = read_file(data, now, roots)
+    except (DocumentError, UnsupportedFile) as exc:
+        return FileResult(str(path), sniff(data), error=str(exc))
+    result = FileResult(str(path), contents.format, contents.report, notes=list(contents.notes))
+    for code in contents.codes:
+        finding = resolve(str(path), Sighting(code))
+        if finding is None:
+            result.unresolved.append(code.text)
+        else:
+            result.findings.append(finding)
     return result
-
-
-def sniff(data: bytes) -> str:
-    if data.startswith(b"PK\x03\x04"):
-        return "ofd"
-    if b"%PDF-" in data[:1024]:       # readers accept junk before the header
-        return "pdf"
-    return next((kind for magic, kind in _PICTURES.items() if data.startswith(magic)), "unknown")
-
-
-def _decode(data: bytes) -> list[Code]:
-    """Codes in one image's bytes; an image too large or unreadable gives none."""
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.width * probe.height > MAX_PIXELS:
-                return []
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return []
-    grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
-    if grey is None or min(grey.shape[:2]) < 11:
-        return []
-    try:
-        return decode_image(grey)
-    except DecodeError:
-        return []
 
 
 def load_roots(env: Environment, given: str | None) -> list[Certificate]:
@@ -174,70 +113,6 @@ def command(env: Environment, files: Sequence[str], as_json: bool, roots: Sequen
     if all(r.error is not None for r in results):
         return ExitStatus.ERROR
     return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.NOT_OK
-
-
-# --- PDF: embedded images, without a PDF library --------------------------------------------------------
-
-_IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image\b")
-MAX_IMAGES = 40
-MAX_IMAGE_DICTS = 1000      # real PDFs have a few; a file with more is not searched further
-
-
-def _number(header: bytes, key: bytes) -> int | None:
-    match = re.search(rb"/" + key + rb"\s+(\d+)(?!\s+\d+\s+R)", header)
-    return int(match.group(1)) if match else None
-
-
-def pdf_images(data: bytes) -> Iterator[bytes]:
-    """JPEG (DCTDecode) images as they are, and 8-bit grey or RGB Flate images as PNG; others skipped.
-    Each image dictionary is found by its /Subtype /Image and read up to its stream, so the work is
-    linear in the file, whatever it holds."""
-    found = 0
-    for index, match in enumerate(_IMAGE_SUBTYPE.finditer(data)):
-        if index >= MAX_IMAGE_DICTS:
-            return
-        begin = data.rfind(b" obj", max(0, match.start() - 2000), match.start())
-        stream = data.find(b"stream", match.end(), match.end() + 2000)
-        if begin < 0 or stream < 0:
-            continue
-        header = data[begin:stream]
-        start = stream + 6 + (2 if data[stream + 6:stream + 8] == b"\r\n" else 1)
-        length = _number(header, b"Length")
-        end = start + length if length is not None else data.find(b"endstream", start)
-        if end < start or end > len(data):
-            continue
-        body = data[start:end]
-        if b"/DCTDecode" in header:
-            yield body
-        elif b"/FlateDecode" in header and b"/DecodeParms" not in header:
-            png = _flate_image(header, body)
-            if png is None:
-                continue
-            yield png
-        else:
-            continue
-        found += 1
-        if found >= MAX_IMAGES:
-            return
-
-
-def _flate_image(header: bytes, body: bytes) -> bytes | None:
-    width, height = _number(header, b"Width"), _number(header, b"Height")
-    bits = _number(header, b"BitsPerComponent")
-    channels = 1 if b"/DeviceGray" in header else 3 if b"/DeviceRGB" in header else None
-    if not (width and height and bits == 8 and channels) or width * height > MAX_PIXELS:
-        return None
-    expected = width * height * channels
-    try:
-        inflater = zlib.decompressobj()
-        pixels = inflater.decompress(body, expected)
-    except zlib.error:
-        return None
-    if len(pixels) != expected:
-        return None
-    array = np.frombuffer(pixels, np.uint8).reshape((height, width, channels) if channels == 3 else (height, width))
-    ok, png = cv2.imencode(".png", array[:, :, ::-1] if channels == 3 else array)
-    return png.tobytes() if ok else None
 
 
 # --- output ---------------------------------------------------------------------------------------------

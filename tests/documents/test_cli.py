@@ -13,8 +13,8 @@ from PIL import Image
 
 from keys.cli import main as keys_main
 from keys.cli_env import Environment, ExitStatus
+from qrdecode.files import PDF_NOTE, PICTURE_NOTE
 from scanner.cli import main as scan_main
-from scanner.documents import PDF_NOTE, PICTURE_NOTE
 
 from .conftest import NOW
 from .edit import edited, flip, members
