@@ -8,7 +8,7 @@ worded here once. docs/test-vectors/verdicts.json pins this function for every i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,7 +17,7 @@ from .answer import Answer, IssuerRef, Signature, SignatureResult, Source, State
 from .errors import IdentifierError
 from .identifiers import LICENCE_IN_TEXT, LicenceId
 from .payload import MAX_TEXT, Claims, Verification, verify_at
-from .trustlist import TrustList
+from .trustlist import TrustedIssuer, TrustList
 
 NOT_OURS = "不是本系统的证书二维码 / not a certificate code of this system"
 SIG_FAILED = "签名未通过，未查询登记状态 / signature failed; status not looked up"
@@ -127,6 +127,8 @@ def answer_code(text: object, trust: TrustList, registry: Registry, now: datetim
             certificate = claims.certificate(verification.issuer)
             if found.registered_at is not None:
                 certificate["registered_at"] = found.registered_at.isoformat(timespec="seconds")
+        else:
+            certificate = public_certificate(certificate, verification.issuer, signed=True)
         return Answer(verification.signature_registered(found.registered_at), _status(found, provenance), now,
                       certificate)
     if isinstance(found, Unavailable):
@@ -142,12 +144,49 @@ def answer_entry(entry: RegistryEntry, trust: TrustList, now: datetime, provenan
     afresh against today's trust list, or for a certificate without one, no signature to check."""
     qr_text = entry.match.qr_text if isinstance(entry.match, SamePayload) else None
     if qr_text:
-        signature = verify(qr_text, trust, now).signature_registered(entry.registered_at)
+        verification = verify(qr_text, trust, now)
+        signature = verification.signature_registered(entry.registered_at)
+        issuer = verification.issuer
     else:
         issuer = trust.issuer(entry.issuer) if entry.issuer else None
         signature = Signature(SignatureResult.NOT_APPLICABLE,
                               issuer=IssuerRef(issuer.code, issuer.name) if issuer else None)
-    return Answer(signature, _status(entry, provenance), now, entry.certificate)
+    certificate = entry.certificate
+    if certificate is not None:
+        certificate = public_certificate(certificate, issuer, signed=bool(qr_text))
+    return Answer(signature, _status(entry, provenance), now, certificate)
+
+
+# What a signed payload states (keys.payload.Claims); a registry's record may say more, on its own word.
+SIGNED_FIELDS = frozenset({
+    "registration_no", "version", "licence_id", "issued_on", "equipment.category", "equipment.model",
+    "equipment.record_no", "equipment.factory_serial", "user.name", "project.name", "project.position"})
+# Not labelled: the issuer comes from the trust list, the category's words from the signed category, and the
+# registration time is the registry's own fact about itself.
+_NOT_LABELLED = frozenset({"issuer.code", "issuer.name", "issuer.credit_code", "equipment.category_zh",
+                           "registered_at"})
+
+
+def public_certificate(certificate: dict[str, Any], issuer: TrustedIssuer | None, signed: bool) -> dict[str, Any]:
+    """A registry's record as the public sees it: the issuer as the trust list names it (the signer's, for a
+    signed code; never the record's unsigned words), and `registry_data` listing the fields that no
+    signature covers ("project.address"), for pages and programs to label as the registry's word."""
+    out = dict(certificate)
+    code = issuer.code if issuer else (certificate.get("issuer") or {}).get("code")
+    out["issuer"] = {"code": code, "name": issuer.name if issuer else None,
+                     "credit_code": issuer.credit_code if issuer else None}
+    out["registry_data"] = sorted(path for path in _leaf_paths(out)
+                                  if path not in _NOT_LABELLED and not (signed and path in SIGNED_FIELDS))
+    return out
+
+
+def _leaf_paths(certificate: dict[str, Any]) -> Iterator[str]:
+    """The dotted paths of the fields that say something (not empty, not false)."""
+    for key, value in certificate.items():
+        if isinstance(value, Mapping):
+            yield from (f"{key}.{inner}" for inner, v in value.items() if v not in (None, "", False))
+        elif value not in (None, "", False, []):
+            yield key
 
 
 def _by_licence(candidate: str, trust: TrustList, registry: Registry, now: datetime, verify: Verifier) -> Answer:

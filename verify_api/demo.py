@@ -21,7 +21,7 @@ from keys.identifiers import LicenceId
 from keys.payload import issue, qr_prefix
 from keys.record import Category, Record
 from keys.samples import CITIES, authority_credit_code, sample_record
-from keys.trustlist import KeyRole, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
+from keys.trustlist import IssuerContact, KeyRole, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 
 from .store import Outcome, Store
 
@@ -81,8 +81,19 @@ def ensure_keys(data_dir: Path) -> DemoKeys:
     return keys
 
 
+# Synthetic public contacts (example.cn addresses, numbers of no one), shown on pages of refused certificates.
+CONTACTS = {
+    "210100": IssuerContact(phone="024-2287 0000", address="沈阳市浑南区示例路 1 号 政务服务中心 3 号窗口",
+                            url="https://zjj.shenyang.example.cn/"),
+    "210200": IssuerContact(phone="0411-3999 0000", address="大连市沙河口区示例街 2 号", url="https://zjj.dalian.example.cn/"),
+    "210300": IssuerContact(phone="0412-555 0000", address="鞍山市铁东区示例大道 3 号", url="https://zjj.anshan.example.cn/"),
+}
+
+
 def demo_trust_list(keys: DemoKeys) -> TrustList:
-    issuers = tuple(TrustedIssuer(c.code, c.authority, authority_credit_code(c)) for c in CITIES)
+    # Each issuer owns its plate's numbers (辽A- 沈阳, 辽B- 大连, 辽C- 鞍山).
+    issuers = tuple(TrustedIssuer(c.code, c.authority, authority_credit_code(c), (f"{c.plate}-",), CONTACTS.get(c.code))
+                    for c in CITIES)
     entries = tuple(TrustedKey(k.public_key().kid, k.public_key(), code, KeyRole.ISSUER, not_before=KEY_NOT_BEFORE)
                     for code, k in keys.issuers.items())
     feed = TrustedKey(keys.feed.public_key().kid, keys.feed.public_key(), CITIES[0].code, KeyRole.FEED,

@@ -9,6 +9,7 @@ already masked.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, render_template, request, url_for
 
 from keys.answer import SIGNATURE_LABELS, STATE_LABELS, Answer, SignatureResult, State
+from keys.trustlist import TrustedIssuer
 
 from .checks import MAX_NUMBER, check_by_numbers, check_text, find_by_numbers
 from .errors import RETRY_AFTER, error_page, page_error
@@ -68,6 +70,9 @@ def _headline(answer: Answer) -> Headline:
         return _make("bad", "证书与设备不符", "Does not match this crane")
     if state is State.VALID and result is SignatureResult.NOT_APPLICABLE:
         return _make("warn", "登记有效", "Registered")
+    if state is State.SUPERSEDED:
+        # "已更正" under a red cross reads like good news: say that this version is no longer the one.
+        return _make("bad", "本版本已被替换", "This version is replaced")
     return _make(_STATE_TONES[state], *STATE_LABELS[state])
 
 
@@ -85,7 +90,23 @@ _ADVICE = {
                       "A new certificate may not have reached us yet. Try again later or look it up by number; if in "
                       "doubt, contact the issuing authority."),
     State.UNKNOWN: ("请稍后重新扫描或刷新本页。", "Scan again or reload this page in a little while."),
+    State.REVOKED: ("证书已撤销：请不要使用这台设备。如有疑问，请联系发证机关。",
+                    "The certificate is revoked: do not use this crane. If in doubt, contact the issuing authority."),
+    State.SUSPENDED: ("证书已暂扣：恢复之前请不要使用这台设备。整改和恢复事宜请联系发证机关。",
+                      "The certificate is suspended: do not use this crane until it is restored. Contact the "
+                      "issuing authority about repairs and restoring it."),
+    State.ENDED: ("证书已终止（设备已办理拆卸告知）：请不要依据本证书使用这台设备。重新安装须重新办理使用登记，请联系发证机关。",
+                  "The certificate has ended (the crane was dismantled): do not use the crane on this certificate. "
+                  "A new installation needs a new registration; contact the issuing authority."),
+    State.SUPERSEDED: ("本版本已作废，请以现行版本为准，并核对现场张贴的是现行版本的证书。",
+                       "This version is void: the version in force replaces it. Check that the certificate posted on "
+                       "site is the version in force."),
 }
+# Fields the first screen labels one by one when no signature covers them (the rest sit under details).
+_LABELLED_FIELDS = frozenset({"equipment.record_no", "equipment.factory_serial", "equipment.model", "project.name",
+                              "project.address", "project.position", "user.name"})
+# States whose page names the issuing authority and its public contact next to the advice.
+_CONTACT_STATES = {State.REVOKED, State.SUSPENDED, State.ENDED, State.SUPERSEDED, State.NOT_FOUND}
 
 
 def _advice(answer: Answer) -> tuple[str, str] | None:
@@ -110,6 +131,20 @@ def when(value: str | None) -> str:
     return value if len(value) <= 10 else moment.strftime("%Y-%m-%d %H:%M")
 
 
+def visible(value: object) -> object:
+    """Invisible format characters (zero-width, bidi controls) shown as <U+202E>, so `2017-\u202e5989` cannot
+    pass for 2017-9895. Records refuse them; records stored before that, and signed claims, may carry them."""
+    if isinstance(value, str) and any(unicodedata.category(c) == "Cf" for c in value):
+        return "".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) == "Cf" else c for c in value)
+    return value
+
+
+@bp.record_once
+def _show_format_characters(state) -> None:
+    # Every value a template prints passes here before escaping: no page can forget it.
+    state.app.jinja_env.finalize = visible
+
+
 @bp.app_context_processor
 def _site() -> dict:
     """The official address, named in the footer so a look-alike page stands out in the address bar."""
@@ -120,8 +155,14 @@ def _site() -> dict:
 def render_answer(answer: Answer, headers: dict[str, str] | None = None):
     body = answer.to_json()
     result = answer.signature.result
+    cert = body.get("certificate") or {}
+    unsigned = result is SignatureResult.NOT_APPLICABLE
+    registry_data = set() if unsigned else set(cert.get("registry_data") or ())
     html = render_template(
-        "result.html", answer=body, h=_headline(answer), advice=_advice(answer), cert=body.get("certificate") or {},
+        "result.html", answer=body, h=_headline(answer), advice=_advice(answer), cert=cert,
+        # Without a signature everything is the registry's word: one note says so instead of a label per field.
+        unsigned=unsigned, registry_data=registry_data, labelled=bool(registry_data & _LABELLED_FIELDS),
+        authority=_authority(answer),
         unverified=result in _UNVERIFIED, newer_url=_newer_version_url(answer),
         signature_label=SIGNATURE_LABELS[result],
         source_label=SOURCE_LABELS.get(answer.status.source.value, (answer.status.source.value, "")),
@@ -163,6 +204,16 @@ def lookup():
 def _form_page(form: dict, problem: str, status: int, headers: dict | None = None):
     html = render_template("index.html", problem=problem, **form)
     return html, status, {"Cache-Control": "no-store", **(headers or {})}
+
+
+def _authority(answer: Answer) -> TrustedIssuer | None:
+    """The issuing authority to contact, as the trust list names it: the signer, or for a certificate without
+    a code the registry's issuer. Only when the advice is to contact it."""
+    if answer.status.state not in _CONTACT_STATES or answer.signature.result in _SIGNATURE_HEADLINES:
+        return None
+    code = answer.signature.issuer.code if answer.signature.issuer else \
+        ((answer.certificate or {}).get("issuer") or {}).get("code")
+    return services().trust.current().issuer(code) if code else None
 
 
 def _newer_version_url(answer: Answer) -> str | None:

@@ -22,7 +22,7 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 EXPECTED = {
     "valid": ("有效", "ok", "check"),
     "ended": ("已终止", "bad", "cross"),
-    "superseded": ("已更正", "bad", "cross"),
+    "superseded": ("本版本已被替换", "bad", "cross"),
     "revoked": ("已撤销", "bad", "cross"),
     "suspended": ("已暂扣", "bad", "cross"),
     "paper_legacy": ("纸质证书", "warn", "warn"),

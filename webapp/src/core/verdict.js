@@ -78,7 +78,7 @@ export async function answerCode(text, trust, registry, now) {
   if (isUnavailable(found)) return answer(status(State.UNKNOWN, { reason: found.unavailable, ...provenance }));
   if (found === null || found === undefined) return answer(status(State.NOT_FOUND, { reason: NOT_REGISTERED, ...provenance }));
   if (!matches(found.match, text, claims)) return answer(status(State.NOT_FOUND, { reason: DIFFERS, ...provenance }));
-  if (found.certificate) certificate = found.certificate;
+  if (found.certificate) certificate = publicCertificate(found.certificate, verification.issuerFull, true);
   else if (found.registeredAt) certificate.registered_at = isoSeconds(found.registeredAt);
   return answer(statusOf(found, provenance), signatureJson(verification, moment(found.registeredAt)));
 }
@@ -91,14 +91,46 @@ export async function answerEntry(entry, trust, now, provenance = {}) {
   const nowMs = toMs(now);
   const qrText = "qrText" in entry.match ? entry.match.qrText : null;
   let signature;
+  let issuer;
   if (qrText) {
-    signature = signatureJson(await verifyAt(qrText, trust, nowMs), moment(entry.registeredAt));
+    const verification = await verifyAt(qrText, trust, nowMs);
+    signature = signatureJson(verification, moment(entry.registeredAt));
+    issuer = verification.issuerFull;
   } else {
-    const issuer = entry.issuer ? trust.issuer(entry.issuer) : null;
+    issuer = entry.issuer ? trust.issuer(entry.issuer) : null;
     signature = { result: SignatureResult.NOT_APPLICABLE, kid: null, alg: null,
       issuer: issuer ? { code: issuer.code, name: issuer.name } : null };
   }
-  return answerJson(signature, statusOf(entry, provenance), nowMs, entry.certificate ?? null);
+  const certificate = entry.certificate ? publicCertificate(entry.certificate, issuer, Boolean(qrText)) : null;
+  return answerJson(signature, statusOf(entry, provenance), nowMs, certificate);
+}
+
+/** What a signed payload states (keys.verdict.SIGNED_FIELDS); a registry's record may say more, on its own word. */
+export const SIGNED_FIELDS = new Set(["registration_no", "version", "licence_id", "issued_on", "equipment.category",
+  "equipment.model", "equipment.record_no", "equipment.factory_serial", "user.name", "project.name", "project.position"]);
+const NOT_LABELLED = new Set(["issuer.code", "issuer.name", "issuer.credit_code", "equipment.category_zh", "registered_at"]);
+// Python's `value not in (None, "", False)`: 0 equals False there.
+const saysSomething = (v) => !(v === null || v === undefined || v === "" || v === false || v === 0 ||
+  (Array.isArray(v) && v.length === 0));
+
+/**
+ * keys.verdict.public_certificate: the registry's record with the issuer as the trust list names it (the
+ * signer's, for a signed code) and `registry_data` naming the fields no signature covers.
+ */
+export function publicCertificate(certificate, issuer, signed) {
+  const out = { ...certificate };
+  const code = issuer ? issuer.code : (certificate.issuer ?? {}).code ?? null;
+  out.issuer = { code, name: issuer ? issuer.name : null, credit_code: issuer ? issuer.credit_code : null };
+  const paths = [];
+  for (const [key, value] of Object.entries(out)) {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [inner, v] of Object.entries(value)) if (saysSomething(v)) paths.push(`${key}.${inner}`);
+    } else if (saysSomething(value)) {
+      paths.push(key);
+    }
+  }
+  out.registry_data = paths.filter((p) => !NOT_LABELLED.has(p) && !(signed && SIGNED_FIELDS.has(p))).sort();
+  return out;
 }
 
 async function byLicence(candidate, trust, registry, nowMs) {

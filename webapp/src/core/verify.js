@@ -41,7 +41,8 @@ function verification(fields) {
     result: fields.result, kid: fields.kid ?? null, alg: fields.alg ?? null, issuer: fields.issuer ?? null,
     claims: fields.claims ?? null, reason: fields.reason ?? "", key: fields.key ?? null,
   };
-  v.certificate = v.claims ? certificateJson(v.claims, fields.issuerFull ?? null) : null;
+  v.issuerFull = fields.issuerFull ?? null; // the trust list's issuer entry: credit code, number space, contact
+  v.certificate = v.claims ? certificateJson(v.claims, v.issuerFull) : null;
   v.valid = v.result === SignatureResult.VALID;
   // Not one of our codes at all, as opposed to one of ours that failed a check.
   v.notOurs = v.result === SignatureResult.MALFORMED && v.claims === null;
@@ -100,7 +101,7 @@ async function verifyEnvelope(envelope, trust, nowMs) {
   }
   const issuer = trust.issuer(key.issuer);
   const issuerRef = issuer ? { code: issuer.code, name: issuer.name } : null;
-  const found = { result: SignatureResult.VALID, kid: key.kid, alg: key.alg, issuer: issuerRef, key };
+  const found = { result: SignatureResult.VALID, kid: key.kid, alg: key.alg, issuer: issuerRef, key, issuerFull: issuer };
   let claims;
   try {
     claims = readClaims(envelope.payload);
@@ -108,7 +109,7 @@ async function verifyEnvelope(envelope, trust, nowMs) {
     if (!(exc instanceof Malformed)) throw exc;
     return verification({ ...found, result: SignatureResult.MALFORMED, reason: exc.message });
   }
-  const withClaims = { ...found, claims, issuerFull: issuer };
+  const withClaims = { ...found, claims };
   if (claims.issuerCode !== key.issuer) {
     return verification({ ...withClaims, result: SignatureResult.INVALID, reason: "payload names another issuer than the key's" });
   }
