@@ -68,14 +68,16 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["crane"] = Services(config, store, trust, feed_key, limiter, scan_log)
     logger = logs.configure()
 
-    from . import api, issuer_api, ops, pages, scan_app
+    from . import api, documents_api, issuer_api, ops, pages, scan_app
     from .inspections import api as inspections_api
     from .inspections import pages as supervise
 
     if config.rate_limit:
         limiter.limit(config.rate_limit)(api.bp)
         limiter.limit(config.rate_limit)(pages.bp)
-    unlimited = {"ops", "scan"} | (set() if config.rate_limit else {"api", "pages"})
+        limiter.limit(config.rate_limit)(documents_api.page_bp)
+        limiter.limit(config.rate_limit)(documents_api.api_bp)
+    unlimited = {"ops", "scan"} | (set() if config.rate_limit else {"api", "pages", "documents_page", "documents_api"})
 
     @limiter.request_filter
     def _no_limit_applies() -> bool:
@@ -93,7 +95,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 404)(inspections_api.enrol_bp)
     limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(supervise.signin)
     for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp, scan_app.bp, inspections_api.bp,
-                      inspections_api.enrol_bp, supervise.bp):
+                      inspections_api.enrol_bp, supervise.bp, documents_api.page_bp, documents_api.api_bp):
         app.register_blueprint(blueprint)
     errors.install(app)
 

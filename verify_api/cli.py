@@ -80,17 +80,20 @@ def serve(env: Environment, host: str, port: int, data_dir: str | None, workers:
     if "CRANE_PUBLIC_URL" not in env.vars:
         config = config.with_(public_url=f"http://{url_host}:{port}")
     with open_store(config) as store:
+        seal_roots = env.vars.get("CRANE_SEAL_ROOTS", "")
         if with_demo:
-            manifest, created = demo.build(store, config.data_dir, config.public_url, env.now())
+            manifest, created = demo.build(store, config.data_dir, config.public_url, env.now(), sealed_documents=True)
             env.out(f"demo: {created} new certificates; manifest {manifest.resolve()}")
             env.out(f"demo QR images: {(manifest.parent / 'qr').resolve()}")
+            env.out(f"demo sealed OFD files: {(manifest.parent / 'ofd').resolve()} (demo seal root trusted)")
+            seal_roots = os.pathsep.join(filter(None, (seal_roots, str(demo.seal_root_path(config.data_dir).resolve()))))
         # One metrics folder per serve process: nodes sharing a data directory must not wipe each other's.
         metrics_dir = config.data_dir / "metrics" / str(os.getpid())
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         child_env = {**env.vars, "REDIS_URL": store.url, "CRANE_DATA_DIR": str(config.data_dir),
                      "CRANE_PUBLIC_URL": config.public_url, "CRANE_WORKERS": str(workers),
-                     "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
+                     "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve()), "CRANE_SEAL_ROOTS": seal_roots}
         command = [sys.executable, "-m", "gunicorn", "-c", str(Path(__file__).with_name("gunicorn_conf.py")),
                    "--bind", f"fd://{listener.fileno()}", "verify_api.wsgi:app"]
         env.out(f"serving on {config.public_url} (data {config.data_dir.resolve()}, store {store.url})")
@@ -131,9 +134,11 @@ def _supervise(child: subprocess.Popen) -> ExitStatus:
 def demo_command(env: Environment, data_dir: str | None):
     config = _config(env, data_dir)
     with open_store(config) as store:
-        manifest, created = demo.build(store, config.data_dir, config.public_url, env.now())
+        manifest, created = demo.build(store, config.data_dir, config.public_url, env.now(), sealed_documents=True)
     env.out(f"{created} new demo certificates registered")
     env.out(f"QR images: {(manifest.parent / 'qr').resolve()}")
+    env.out(f"sealed OFD files (demo seal, no legal force): {(manifest.parent / 'ofd').resolve()}; "
+            f"seal root {demo.seal_root_path(config.data_dir).resolve()}")
     env.out(str(manifest.resolve()))
 
 
@@ -237,6 +242,10 @@ def token_create(env: Environment, issuer: str | None, role: str, region: str | 
     if Role(role) is Role.ISSUER:
         if not (issuer and issuer.isdigit() and len(issuer) == 6):
             raise click.BadParameter("a 6-digit division code such as 210100", param_hint="--issuer")
+        # A token for an authority the trust list does not name could register nothing: refuse it now.
+        if TrustSource(config.trust_path, config.root_pub_path).current().issuer(issuer) is None:
+            raise click.UsageError(f"信任列表中没有发证机关 {issuer}，不能为其创建令牌；请先将其加入信任列表并签名发布 / "
+                                   f"issuer {issuer} is not in the trust list: add it to the list and sign it first")
         scope, expires_at, name = issuer, None, ""
     else:
         if issuer or not (region and region.isdigit() and len(region) in (2, 4, 6)):

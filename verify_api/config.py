@@ -31,6 +31,9 @@ class Config:
     redis_timeout: float = 1.0
     redis_replicas: int = 0
     trust_reload_s: float = 2.0
+    seal_roots: tuple[Path, ...] = ()  # CRANE_SEAL_ROOTS: PEM files of the SM2 seal roots e-certificate files chain to
+    max_file: int = 10 * 1024 * 1024   # an uploaded e-certificate file; only its route takes more than max_body
+    decode_slots: int = 1              # CRANE_DECODE_SLOTS: uploads decoded at once by all workers; keep below them
     now: Callable[[], datetime] = field(default=_now, compare=False)
 
     @property
@@ -62,6 +65,8 @@ class Config:
             retention_days=int(env.get("CRANE_LOG_RETENTION_DAYS", "180")),
             redis_replicas=int(env.get("CRANE_REDIS_REPLICAS", "0")),
             root_pub=Path(env["CRANE_ROOT_PUB"]) if env.get("CRANE_ROOT_PUB") else None,
+            seal_roots=tuple(Path(p) for p in env.get("CRANE_SEAL_ROOTS", "").split(os.pathsep) if p.strip()),
+            decode_slots=int(env.get("CRANE_DECODE_SLOTS", "1")),
         )
         return config.with_(**overrides)
 

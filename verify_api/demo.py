@@ -1,13 +1,16 @@
-"""Demo data: a root, three Liaoning issuers, a feed key, a signed trust list and ~50 certificates.
+"""Demo data: a root, three Liaoning issuers, a feed key, a signed trust list and ~50 certificates, and for
+the CLI a sealed OFD e-certificate file of each electronic certificate.
 
 Deterministic and idempotent: the same records and (Ed25519 being deterministic) the same payloads on
-every run; only the QR images and the manifest follow the current public URL.
+every run; only the QR images, the sealed files and the manifest follow the current public URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,6 +20,8 @@ import segno
 
 from keys.algorithms import Alg, PrivateKey
 from keys.answer import State
+from keys.documents.layout import make_demo_document
+from keys.documents.seal_keys import SealIdentity, load_identity, make_seal_certificate, make_seal_root
 from keys.identifiers import LicenceId
 from keys.payload import issue, qr_prefix
 from keys.record import Category, Record
@@ -180,9 +185,77 @@ def write_manifest(data_dir: Path, certificates: list[DemoCertificate], public_u
     return path
 
 
-def build(store: Store, data_dir: Path, public_url: str, now: datetime) -> tuple[Path, int]:
-    """Everything `crane-verify demo` does: keys, trust list, certificates, QR images, manifest."""
+def build(store: Store, data_dir: Path, public_url: str, now: datetime,
+          sealed_documents: bool = False) -> tuple[Path, int]:
+    """Everything `crane-verify demo` does: keys, trust list, certificates, QR images, manifest, and with
+    `sealed_documents` (the CLI's demo and serve --demo) the sealed OFD files; callers that only need the
+    registry, such as most tests, leave those out."""
     keys = ensure_keys(data_dir)
     certificates = demo_certificates(keys, public_url)
     created = load(store, certificates, now)
-    return write_manifest(data_dir, certificates, public_url, data_dir / "trust" / "root.pub.pem"), created
+    manifest = write_manifest(data_dir, certificates, public_url, data_dir / "trust" / "root.pub.pem")
+    if sealed_documents:
+        write_documents(data_dir, certificates, manifest, now)
+    return manifest, created
+
+
+# --- sealed demo e-certificate files (OFD, SES v4 seals under a demo seal root) ---------------------------
+
+SEAL_ROOT_NAME = "演示印章根 Demo Seal Root"
+
+
+def seal_root_path(data_dir: Path) -> Path:
+    """The demo seal root's certificate: what `serve --demo` adds to CRANE_SEAL_ROOTS."""
+    return data_dir / "keys" / "seal" / "seal-root.cert.pem"
+
+
+def _seal_identity(folder: Path, stem: str, make: Callable[[], SealIdentity]) -> SealIdentity:
+    key, cert = folder / f"{stem}.key.pem", folder / f"{stem}.cert.pem"
+    if key.exists() and cert.exists():
+        return load_identity(key.read_bytes(), cert.read_bytes())
+    identity = make()
+    identity.key.write(key)
+    cert.write_bytes(identity.certificate_pem())
+    return identity
+
+
+def ensure_seal_keys(data_dir: Path, now: datetime) -> tuple[SealIdentity, dict[str, SealIdentity]]:
+    """The demo seal root (it also makes the seals) and one SM2 seal key per issuer, in the git-ignored
+    data folder, made on first use."""
+    folder = seal_root_path(data_dir).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    root = _seal_identity(folder, "seal-root", lambda: make_seal_root(SEAL_ROOT_NAME, now))
+    seals = {c.code: _seal_identity(folder, f"seal-{c.code}", lambda c=c: make_seal_certificate(root, c.authority, now))
+             for c in CITIES}
+    return root, seals
+
+
+def write_documents(data_dir: Path, certificates: list[DemoCertificate], manifest_path: Path, now: datetime) -> Path:
+    """A sealed OFD per electronic certificate in <data dir>/demo/ofd/, named after its QR image; each entry
+    of the manifest gains its `ofd`. A file already there is kept when it is unchanged and was made from
+    the same record, QR text and seal keys (ofd/index.json), so a second run makes none."""
+    root, seals = ensure_seal_keys(data_dir, now)
+    folder = manifest_path.parent / "ofd"
+    folder.mkdir(parents=True, exist_ok=True)
+    index_path = folder / "index.json"
+    index: dict[str, dict[str, str]] = json.loads(index_path.read_text("utf-8")) if index_path.exists() else {}
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    for cert, entry in zip(certificates, manifest["certificates"], strict=True):
+        if not entry.get("qr_text"):
+            continue
+        seal = seals[cert.record.issuer.code]
+        path = folder / (Path(entry["qr_png"]).stem + ".ofd")
+        inputs = hashlib.sha256(json.dumps([cert.record.to_json(), entry["qr_text"]], ensure_ascii=False,
+                                           sort_keys=True).encode() + seal.certificate.der + root.certificate.der)
+        known = index.get(path.name, {})
+        if not (path.exists() and known.get("inputs") == inputs.hexdigest()
+                and known.get("sha256") == hashlib.sha256(path.read_bytes()).hexdigest()):
+            data = make_demo_document(cert.record, entry["qr_text"], seal, now, maker=root,
+                                      qr_image=Path(entry["qr_png"]).read_bytes())
+            path.write_bytes(data)
+            index[path.name] = {"inputs": inputs.hexdigest(), "sha256": hashlib.sha256(data).hexdigest()}
+        entry["ofd"] = str(path.resolve())
+    index_path.write_text(json.dumps(index, indent=1), "utf-8")
+    manifest["seal_root"] = str(seal_root_path(data_dir).resolve())
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    return folder
