@@ -97,6 +97,9 @@ def test_another_valid_code_offline_and_a_changed_signature(playwright, synced):
         phone.page.locator("#lookup-form button[type=submit]").click()
         verdict = phone.verdict()
         assert (verdict["state"], verdict["mode"]) == ("paper_legacy", "offline")
+        phone.page.locator("#record_no").fill("辽A-T-99999")  # numbers that do not belong together
+        phone.page.locator("#lookup-form button[type=submit]").click()
+        assert (phone.verdict()["state"], phone.verdict()["mode"]) == ("not_found", "offline")
         assert phone.problems == []
     finally:
         phone.close()

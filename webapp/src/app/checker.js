@@ -11,11 +11,10 @@ const BAD_SIGNATURES = new Set(["invalid", "malformed", "key_revoked", "key_not_
 const LOCAL_DISAGREES = "服务答复签名有效，但本机核验为 {r}，以本机结果为准 / the service said the signature is valid, but " +
   "checked on this phone it is {r}; the local result stands";
 const NO_DATA = "尚无离线数据且无法联网，无法确认状态 / no offline data yet and the service cannot be reached";
-const NOT_IN_DATA = "离线数据中没有这两个编号，请联网查询 / these numbers are not in the offline data; look them up online";
 const NOT_FOUND = "未查询到登记信息，请核对使用登记编号和产权备案编号 / no certificate with these numbers";
 
 export class Checker {
-  /** offline(): the current {trust, source} or null; settled(): resolves once a running sync has finished. */
+  /** offline(): the current {trust, source} or null; settled(): resolves when the data a check rests on is in. */
   constructor({ offline, settled, maxAgeMs, now = () => Date.now() }) {
     this.offline = offline;
     this.settled = settled;
@@ -25,42 +24,49 @@ export class Checker {
 
   /** -> {answer, mode: "online"|"offline", ageSeconds, notes, clockBehind} */
   async check(text) {
-    const local = await this.#local((o, now) => answerOffline(text, o.trust, o.source, now, { maxAgeMs: this.maxAgeMs() }));
-    const online = await this.#ask("/api/v1/verify", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ qr: text }) });
+    const [local, online] = await Promise.all([
+      this.#local((o, now) => answerOffline(text, o.trust, o.source, now, { maxAgeMs: this.maxAgeMs() })),
+      this.#ask("/api/v1/verify", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ qr: text }) }),
+    ]);
     if (online && online.status === 200) return secondOpinion(online.answer, local);
-    if (local) return { ...local, notes: [...(local.notes || [])] };
+    if (local) return local;
     const result = decodeQrText(text).ok ? "unknown_key" : "malformed";
-    return { answer: plainAnswer(result, "unknown", NO_DATA, this.now()), mode: "offline", ageSeconds: null, notes: [],
-      clockBehind: false };
+    return offlineOnly(plainAnswer(result, "unknown", NO_DATA, this.now()));
   }
 
   async lookup(registrationNo, recordNo) {
-    const local = await this.#local((o, now) => answerOfflineByNumbers(registrationNo, recordNo, o.trust, o.source, now,
-      { maxAgeMs: this.maxAgeMs() }));
     const path = `/api/v1/certificates/${encodeURIComponent(registrationNo)}?record_no=${encodeURIComponent(recordNo)}`;
-    const online = await this.#ask(path, { method: "GET" });
-    if (online && online.status === 200) return { answer: online.answer, mode: "online", ageSeconds: local ? local.ageSeconds : null, notes: [], clockBehind: false };
+    const [local, online] = await Promise.all([
+      this.#local((o, now) => answerOfflineByNumbers(registrationNo, recordNo, o.trust, o.source, now,
+        { maxAgeMs: this.maxAgeMs() })),
+      this.#ask(path, { method: "GET" }),
+    ]);
+    const ageSeconds = local ? local.ageSeconds : null;
+    if (online && online.status === 200) {
+      return { answer: online.answer, mode: "online", ageSeconds, notes: [], clockBehind: false };
+    }
     if (online && online.status === 404) {
       return { answer: plainAnswer("not_applicable", "not_found", NOT_FOUND, this.now(), "registry"), mode: "online",
-        ageSeconds: null, notes: [], clockBehind: false };
+        ageSeconds, notes: [], clockBehind: false };
     }
     if (local) return local;
-    // Not in the synced data is not "not registered": a new certificate may not have reached this phone yet.
-    return { answer: plainAnswer("not_applicable", "unknown", this.offline() ? NOT_IN_DATA : NO_DATA, this.now()),
-      mode: "offline", ageSeconds: null, notes: [], clockBehind: false };
+    // null: the synced data holds the registration number with another record number (the service's 404)
+    if (local === null) return offlineOnly(plainAnswer("not_applicable", "not_found", NOT_FOUND, this.now()));
+    return offlineOnly(plainAnswer("not_applicable", "unknown", NO_DATA, this.now()));
   }
 
+  /** The core's offline answer; undefined when the phone has no data to answer from (or cannot read it). */
   async #local(run) {
     await this.settled();
     const offline = this.offline();
-    if (!offline) return null;
+    if (!offline) return undefined;
     try {
       return await run(offline, this.now());
     } catch (error) {
       // The offline data could not be read (storage cleared under us, a broken row): the service may still answer.
       console.warn("offline check failed", error);
-      return null;
+      return undefined;
     }
   }
 
@@ -81,7 +87,8 @@ export class Checker {
 }
 
 function secondOpinion(answer, local) {
-  const checked = { answer, mode: "online", ageSeconds: local ? local.ageSeconds : null, notes: [], clockBehind: local ? local.clockBehind : false };
+  const checked = { answer, mode: "online", ageSeconds: local ? local.ageSeconds : null, notes: [],
+    clockBehind: local ? local.clockBehind : false };
   if (!local || answer.signature.result !== "valid") return checked;
   const result = local.answer.signature.result;
   if (!BAD_SIGNATURES.has(result)) return checked; // a key this phone does not know yet proves nothing
@@ -89,6 +96,10 @@ function secondOpinion(answer, local) {
   checked.answer = { ...answer, signature: { ...answer.signature, result }, verdict: decide(result, state) };
   checked.notes.push(LOCAL_DISAGREES.replaceAll("{r}", result));
   return checked;
+}
+
+function offlineOnly(answer) {
+  return { answer, mode: "offline", ageSeconds: null, notes: [], clockBehind: false };
 }
 
 /** An answer with no certificate to show: for a code or numbers neither the phone nor the service can place. */
