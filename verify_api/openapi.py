@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -9,6 +10,7 @@ from pydantic import TypeAdapter
 from keys.answer import AnswerJSON
 from keys.record import json_schema as record_schema
 
+from .documents_api import FileReportJSON
 from .inspections.ingest import MAX_BATCH
 from .inspections.record import Flag
 from .inspections.record import json_schema as inspection_schema
@@ -39,11 +41,49 @@ def _record_components() -> dict[str, Any]:
     return {"Record": record, **parts}
 
 
+def _generated(*groups: dict[str, Any]) -> dict[str, Any]:
+    """Schemas generated from several sets of types: a name two of them use would silently replace one."""
+    merged: dict[str, Any] = {}
+    for group in groups:
+        if twice := merged.keys() & group.keys():
+            raise ValueError(f"OpenAPI schema names made twice: {sorted(twice)}")
+        merged.update(group)
+    return merged
+
+
 def _answer_components() -> dict[str, Any]:
     """The answer (keys.answer.AnswerJSON, the type Answer.to_json returns) and its parts, as components."""
     answer = TypeAdapter(AnswerJSON).json_schema(ref_template=_COMPONENT, mode="serialization")
     parts = answer.pop("$defs")
     return {"Answer": answer, **parts}
+
+
+def _file_components() -> dict[str, Any]:
+    """What POST /api/v1/verify-file answers (verify_api.documents_api.FileReportJSON) and its own parts; its
+    codes are the answers above."""
+    report = TypeAdapter(FileReportJSON).json_schema(ref_template=_COMPONENT, mode="serialization")
+    parts = report.pop("$defs")
+    own = {"FileReport": report, "FileSignature": parts["FileSignatureJSON"], "FileSigner": parts["SignerJSON"]}
+    text = json.dumps(own)
+    for generated, name in (("FileSignatureJSON", "FileSignature"), ("SignerJSON", "FileSigner"), ("AnswerJSON", "Answer")):
+        text = text.replace(f'"{_COMPONENT.format(model=generated)}"', f'"{_COMPONENT.format(model=name)}"')
+    return json.loads(text)
+
+
+def _file_path() -> dict[str, Any]:
+    busy = {**_json("Error", "Every decoding slot busy: retry after Retry-After seconds"),
+            "headers": {"Retry-After": {"schema": {"type": "string"}}}}
+    upload = {"type": "object", "required": ["file"], "properties": {"file": {
+        "type": "string", "format": "binary",
+        "description": "an OFD e-certificate, a PDF, or a photo or screenshot (PNG, JPEG); at most 10 MB"}}}
+    return {"/api/v1/verify-file": {"post": {
+        "summary": "Check an e-certificate file: its seals (OFD) and the QR codes in it, resolved; the file is not kept",
+        "operationId": "verifyFile",
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": upload}}},
+        "responses": {"200": _json("FileReport", "The file's report, each code with its answer"),
+                      "415": _json("Error", "Not multipart, or not an OFD, PDF or picture"),
+                      "422": _json("Error", "An OFD that cannot be read or is refused as hostile"),
+                      "503": busy, **_errors(400, 413, 429)}}}}
 
 
 def _inspection_components() -> dict[str, Any]:
@@ -215,6 +255,7 @@ def spec(public_url: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "Entries", "content": {"application/json": {
                     "schema": {"type": "object"}}}}, **_errors(400, 401, 429, 503)}}},
             **_inspection_paths(),
+            **_file_path(),
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
                                  "responses": {"200": {"description": "Alive"}}}},
             "/readyz": {"get": {"summary": "Readiness (store and trust list)", "operationId": "readyz",
@@ -226,7 +267,8 @@ def spec(public_url: str) -> dict[str, Any]:
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
         "components": {
-            "schemas": {**_record_components(), **_answer_components(), **_inspection_components(), "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
+            "schemas": {**_generated(_record_components(), _answer_components(), _inspection_components(), _file_components()),
+                        "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
                 "type": "object", "required": ["page", "kid", "alg", "sig"], "properties": {
                     "page": {"type": "object", "required": ["entries", "next", "more"], "properties": {
                         "entries": {"type": "array", "items": {"type": "object"}}, "next": {"type": "string"},
