@@ -21,15 +21,21 @@ export class Camera {
   /** Starts the camera (deviceId: a camera the inspector picked). Throws the browser's error when none opens. */
   async start(deviceId = this.deviceId) {
     this.stop();
-    const wanted = deviceId ? { deviceId: { exact: deviceId } } : PREFERRED;
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: wanted, audio: false });
-    } catch (error) {
-      // A refused permission is final; a constraint the device cannot meet is not: take any camera.
-      if (error && (error.name === "NotAllowedError" || error.name === "SecurityError")) throw error;
-      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    // The camera picked before (gone now, perhaps), else the rear one, else any: a refused permission is final,
+    // a constraint this device cannot meet is not.
+    const attempts = [...(deviceId ? [{ deviceId: { exact: deviceId } }] : []), PREFERRED, true];
+    let stream = null;
+    let failure = null;
+    for (const video of attempts) {
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video, audio: false });
+        break;
+      } catch (error) {
+        if (error && (error.name === "NotAllowedError" || error.name === "SecurityError")) throw error;
+        failure = error;
+      }
     }
+    if (!stream) throw failure;
     this.stream = stream;
     [this.track] = stream.getVideoTracks();
     const settings = this.track.getSettings ? this.track.getSettings() : {};

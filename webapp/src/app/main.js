@@ -16,6 +16,7 @@ import { sync } from "./sync.js";
 import { VerdictView } from "./verdict-view.js";
 
 const SYNC_WAIT_MS = 15000; // a code scanned during a sync waits for its data this long at most
+const CAMERA_KEY = "crane-scan-camera";
 const RESYNC_AFTER_MS = 15 * 60 * 1000; // a phone brought back to the app with signal refreshes older data
 
 const app = {
@@ -128,7 +129,7 @@ async function startCamera(deviceId) {
   const finder = $("#viewfinder");
   const message = $("#camera-message");
   try {
-    await app.camera.start(deviceId);
+    await app.camera.start(deviceId || localStorage.getItem(CAMERA_KEY));
   } catch (error) {
     finder.dataset.camera = "failed";
     say(message, ...cameraProblem(error));
@@ -171,7 +172,10 @@ function wireCameraControls() {
     }
   });
   $("#zoom").addEventListener("input", (event) => app.camera.setZoom(Number(event.target.value)).catch(() => {}));
-  $("#camera-picker").addEventListener("change", (event) => startCamera(event.target.value));
+  $("#camera-picker").addEventListener("change", (event) => {
+    localStorage.setItem(CAMERA_KEY, event.target.value); // the inspector's choice, for the next open too
+    startCamera(event.target.value);
+  });
   const sound = $("#sound");
   sound.checked = feedbackWanted();
   sound.addEventListener("change", () => setFeedbackWanted(sound.checked));
