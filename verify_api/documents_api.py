@@ -12,12 +12,13 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NotRequired, cast
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from typing_extensions import TypedDict  # pydantic reads typing's own only from Python 3.12
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from keys.answer import SignatureResult
+from keys.answer import AnswerJSON, SignatureResult
 from keys.documents import Certificate, DocumentError, DocumentReport, SignatureCheck, load_pem_certificates
 from keys.payload import Malformed, unprefix
 from qrdecode.files import UnsupportedFile, read_file
@@ -66,6 +67,38 @@ def _documents() -> DocumentServices:
     return current_app.extensions["crane.documents"]
 
 
+class SignerJSON(TypedDict):
+    subject: str
+    issuer: str
+    not_before: str
+    not_after: str
+
+
+class FileSignatureJSON(TypedDict):
+    """One Signature of the file's Signatures.xml (keys.documents.SignatureCheck.to_json)."""
+
+    id: str
+    type: Literal["seal", "sign"]
+    format: Literal["ses-v4", "ses-v1", "gbt-35275", "raw-sm2", "unknown"]
+    signature_valid: bool | None
+    seal_valid: bool | None
+    references_bad: list[str]
+    signer: SignerJSON | None
+    trusted: bool
+    notes: list[str]
+
+
+class FileReportJSON(TypedDict):
+    """What POST /api/v1/verify-file answers: `crane-scan document --json`'s shape (docs/documents.md)."""
+
+    file: str
+    format: Literal["ofd", "pdf", "png", "jpeg"]
+    intact: bool | None
+    signatures: list[FileSignatureJSON]
+    codes: list[AnswerJSON]
+    notes: NotRequired[list[str]]
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """One uploaded file: its kind, its seal report (OFD), each code with its resolution, and notes."""
@@ -80,13 +113,13 @@ class FileCheck:
     def store_down(self) -> bool:
         return any(r.store_down for _, r in self.codes)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> FileReportJSON:
         """The shape of `crane-scan document --json` (docs/documents.md), with the service's answers."""
         if self.report is not None:
-            out = self.report.to_json(self.file)
+            out = cast(FileReportJSON, self.report.to_json(self.file))
         else:
-            out = {"file": self.file, "format": self.format, "intact": None, "signatures": [], "codes": []}
-        out["codes"] = [dict(r.body) for _, r in self.codes]
+            out = {"file": self.file, "format": cast(Any, self.format), "intact": None, "signatures": [], "codes": []}
+        out["codes"] = [cast(AnswerJSON, dict(r.body)) for _, r in self.codes]
         if self.notes:
             out["notes"] = list(self.notes)
         return out
