@@ -15,7 +15,7 @@ from werkzeug.routing import PathConverter
 from keys.answer import State
 from keys.errors import RecordError
 from keys.payload import SignedRecordError, check_signed_record
-from keys.record import Record
+from keys.record import Record, format_characters
 
 from . import issuer_token
 from .api import is_cursor
@@ -71,11 +71,9 @@ def _signed_record(body: dict[str, Any]) -> tuple[Record, str | None]:
     s = services()
     try:
         return record, check_signed_record(record, body.get("qr_text"), s.trust.current(), s.config.now())
-    except SignedRecordError as exc:
+    except SignedRecordError as exc:  # worded Chinese first, naming the field or the rule
         status = 400 if exc.code in ("invalid_record", "missing_qr_text") else 422
-        zh = {"invalid_record": "纸质证书没有二维码", "missing_qr_text": "电子证书须附签名二维码内容 qr_text",
-              "payload_mismatch": "二维码内容与登记记录不一致"}.get(exc.code, "二维码签名未通过")
-        raise ApiError(status, exc.code, f"{zh} / {exc}") from None
+        raise ApiError(status, exc.code, str(exc)) from None
 
 
 def _deny(registration_no: str, action: str, why: str, owner: str) -> None:
@@ -148,12 +146,15 @@ def dismantling(registration_no: str):
     completed_at = _time(body.get("completed_at"), "completed_at")
     if completed_at > s.config.now():
         raise ApiError(400, "bad_time", "拆卸完成时间不能晚于当前时间 / completed_at is in the future")
-    notice = body.get("notice_no") or ""
-    if not isinstance(notice, str) or len(notice) > 64:
-        raise ApiError(400, "bad_notice", "notice_no 须为不超过 64 字的文本 / notice_no must be text")
-    reason = "拆卸告知已完成" + (f"（{notice}）" if notice else "") + " / dismantling notice completed"
+    notice = body.get("notice_no")
+    if not (isinstance(notice, str) and notice.strip() and len(notice) <= 64 and notice.isprintable()):
+        raise ApiError(400, "bad_notice", "须填写拆卸告知编号 notice_no（不超过 64 字的文本，不含不可见字符） / "
+                                          "notice_no, the dismantling notice's number, is required (text of at most "
+                                          "64 visible characters)")
+    notice = notice.strip()
+    reason = f"拆卸告知已完成（{notice}） / dismantling notice {notice} completed"
     change = s.store.change_status(registration_no, State.ENDED, reason, g.actor, s.config.now(), g.issuer,
-                                   since=completed_at, action="dismantling")
+                                   since=completed_at, action="dismantling", notice_no=notice)
     return _answer(change, registration_no, "dismantling")
 
 
@@ -164,7 +165,8 @@ def correction(registration_no: str):
     body = json_object()
     record, qr_text = _signed_record(body)
     if record.registration_no != registration_no or record.version < 2:
-        raise ApiError(400, "bad_version", "更正须为同一编号的新版本 / a correction is a later version of this number")
+        raise ApiError(400, "bad_version", "record：更正须为同一使用登记编号的新版本（version 2 起） / record: a correction "
+                                           "is a later version (2 or more) of this registration number")
     s = services()
     change = s.store.correct(record, qr_text, _reason(body), g.actor, s.config.now(), g.issuer)
     return _answer(change, registration_no, "correction", created=201)
@@ -184,7 +186,12 @@ def audit():
 def _reason(body: dict[str, Any]) -> str:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
-        raise ApiError(400, "bad_reason", "须填写原因（200 字以内）/ a reason of at most 200 characters is required")
+        raise ApiError(400, "bad_reason", "须填写原因 reason（200 字以内） / reason: a reason of at most 200 characters "
+                                          "is required")
+    found = format_characters(reason)
+    if found:
+        raise ApiError(400, "bad_reason", f"原因 reason 不得含不可见的格式字符：{', '.join(found)} / reason must not "
+                                          f"contain invisible format characters: {', '.join(found)}")
     return reason.strip()
 
 

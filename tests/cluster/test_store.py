@@ -91,7 +91,7 @@ def test_correction_supersedes_the_old_version(store: Store) -> None:
     assert old.state is State.SUPERSEDED and old.superseded_by == 2 and old.reason == "position corrected"
     assert new.version == 2 and new.state is State.VALID and new.record.project.position == "7#楼南侧"
     assert store.by_licence(raw.licence_id) == (reg, 2)
-    assert store.correct(v2, qr(v2), "again", ACTOR, NOW, issuer="210100").outcome is Outcome.CONFLICT
+    assert store.correct(v2, qr(v2), "again", ACTOR, NOW, issuer="210100").outcome is Outcome.UNCHANGED  # a retry
     assert store.correct(replace(v2, version=3), qr(v2, "3"), "x", "issuer:210200:t", NOW,
                          issuer="210200").outcome is Outcome.FORBIDDEN
     feed = [(e.version, e.state, e.superseded_by) for e in store.feed() if e.registration_no == reg]
@@ -254,7 +254,7 @@ def test_a_retried_correction_publishes_what_a_failover_cut_off(store: Store,
     with pytest.raises(StoreUnavailable):
         store.correct(v2, qr(v2), "position corrected", ACTOR, NOW, issuer="210100")
     retry = store.correct(v2, qr(v2), "position corrected", ACTOR, NOW, issuer="210100")
-    assert retry.outcome is Outcome.CONFLICT  # the correction is there (the API answers 409 as before)
+    assert retry.outcome is Outcome.UNCHANGED  # the correction is there: answered like a repeated registration
     feed = [(e.version, e.state, e.superseded_by) for e in store.feed()]
     assert feed == [(1, State.VALID, None), (1, State.SUPERSEDED, 2), (2, State.VALID, None)]
     assert store.by_licence(raw.licence_id) == (reg, 2)

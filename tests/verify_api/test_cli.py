@@ -84,6 +84,8 @@ def test_status_and_tokens(run, demo_keys, tmp_path, store):
     assert store.check_token(token) is None
     run("token", "revoke", "nope", expect=ExitStatus.ERROR)
     run("token", "create", "--issuer", "21", expect=ExitStatus.ERROR)
+    run("token", "create", "--issuer", "210400", expect=ExitStatus.ERROR)  # a real code the trust list lacks
+    assert "信任列表中没有发证机关 210400" in run.err and "not in the trust list" in run.err
 
 
 def test_demo_is_idempotent(run, data_dir):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from keys.answer import State
+from keys.answer import STATE_LABELS, State
 from keys.record import Record
 
 from .. import keyspace
@@ -83,6 +83,9 @@ class Registry(StorePart):
 
     def register(self, record: Record, qr_text: str | None, actor: str, now: datetime) -> Change:
         registration_no, number = record.registration_no, record.version
+        taken = self._licence_taken([record])[0]
+        if taken:
+            return Change(Outcome.CONFLICT, detail=taken)
         state = _first_state(record)
         event = {"at": iso(now), "actor": actor, "action": "register", "version": number, "after": state.value}
         reply = self.transport.write([_register_op(record, qr_text, state, now, event)])[0]
@@ -94,9 +97,13 @@ class Registry(StorePart):
                       detail if outcome is not Outcome.UNCHANGED else "")
 
     def change_status(self, registration_no: str, target: State, reason: str, actor: str, now: datetime,
-                      issuer: str | None, since: datetime | None = None, action: str = "status") -> Change:
-        """`issuer` None: the operator, who may change any issuer's certificate."""
+                      issuer: str | None, since: datetime | None = None, action: str = "status",
+                      notice_no: str = "") -> Change:
+        """`issuer` None: the operator, who may change any issuer's certificate. `notice_no`: a dismantling
+        notice's number, kept in the history and the audit."""
         event = {"at": iso(now), "actor": actor, "action": action, "reason": reason}
+        if notice_no:
+            event["notice_no"] = notice_no
         reply = self.transport.write([Op.call(
             scripts.STATUS, [keyspace.certificate(registration_no), keyspace.history(registration_no)],
             [target.value, scripts.states_arg(scripts.ALLOWED_FROM[target]), issuer or "", reason,
@@ -106,18 +113,21 @@ class Registry(StorePart):
         if outcome is Outcome.CHANGED:
             before, number, after = State(reply[1]), int(reply[2]), State(reply[3])
             self._publish(registration_no, number, actor, action, {"state": before.value},
-                          {"state": after.value, "reason": reason}, now)
+                          {"state": after.value, "reason": reason, **({"notice_no": notice_no} if notice_no else {})},
+                          now)
             return Change(outcome, number, before, after)
         if outcome is Outcome.REFUSED:
             self._repair(registration_no)  # a retry of a change whose publication was cut off
-            return Change(outcome, int(reply[2]), State(reply[1]), None,
-                          f"cannot change a {reply[1]} certificate to {target.value}")
+            return Change(outcome, int(reply[2]), State(reply[1]), None, refused_transition(State(reply[1]), target))
         return Change(outcome, detail=reply[1])
 
     def correct(self, record: Record, qr_text: str | None, reason: str, actor: str, now: datetime,
                 issuer: str) -> Change:
         """Version N+1 is registered and N superseded in one atomic step."""
         registration_no, number = record.registration_no, record.version
+        taken = self._licence_taken([record])[0]
+        if taken:
+            return Change(Outcome.CONFLICT, detail=taken)
         state = _first_state(record)
         fields = _version_fields(record, qr_text, state, iso(now), now)
         event = {"at": iso(now), "actor": actor, "action": "correction", "version": number, "reason": reason}
@@ -128,10 +138,19 @@ class Registry(StorePart):
             [number - 1, number, issuer, payload_sha(qr_text, fields["record"]), json.dumps(fields, ensure_ascii=False),
              reason, iso(now), json.dumps(event, ensure_ascii=False), scripts.states_arg(scripts.CORRECTABLE)],
         )])[0]
+        if reply[0] == "unchanged":  # the same correction again: answered like a repeated registration
+            if reply[1] != "1":
+                self._repair(registration_no)  # a retry of a correction whose publication was cut off
+            return Change(Outcome.UNCHANGED, number)
         if reply[0] != "changed":
             if reply[0] in ("conflict", "refused"):
-                self._repair(registration_no)  # a retry of a correction whose publication was cut off
-            return Change(Outcome(reply[0]), detail=reply[1])
+                self._repair(registration_no)
+            detail = reply[1]
+            if reply[0] == "refused":
+                detail = (f"不能更正{STATE_LABELS[State(detail)][0]}的证书，可更正的状态：{_zh_states(scripts.CORRECTABLE)} / "
+                          f"a {detail} certificate cannot be corrected; correctable states: "
+                          f"{scripts.states_arg(scripts.CORRECTABLE).replace(',', ', ')}")
+            return Change(Outcome(reply[0]), detail=detail)
         before = State(reply[1])
         self._publish(registration_no, number - 1, actor, "correction", {"state": before.value, "version": number - 1},
                       {"state": State.SUPERSEDED.value, "superseded_by": number, "reason": reason}, now)
@@ -159,10 +178,13 @@ class Registry(StorePart):
 
     def _register_batch(self, chunk: list[Item], actor: str, now: datetime) -> list[Change]:
         states = [_first_state(record) for record, _ in chunk]
-        replies = self.transport.write([
+        taken = self._licence_taken([record for record, _ in chunk])
+        written = iter(self.transport.write([
             _register_op(record, qr_text, state, now, {"at": iso(now), "actor": actor, "action": "import",
                                                        "version": record.version, "after": state.value})
-            for (record, qr_text), state in zip(chunk, states, strict=True)])
+            for (record, qr_text), state, why in zip(chunk, states, taken, strict=True) if not why]))
+        # An identifier already naming another certificate refuses its line without running its script.
+        replies = [["conflict", why] if why else next(written) for why in taken]
         publish: list[Op] = []
         marks: list[Op] = []
         repair: list[tuple[str, int, State, str | None]] = []
@@ -190,6 +212,29 @@ class Registry(StorePart):
             self._publish(registration_no, number, actor, "import", None, {"state": state.value, "version": number},
                           now, licence_id=licence_id)
         return changes
+
+    def _licence_taken(self, records: list[Record]) -> list[str]:
+        """For each record, why its e-licence identifier cannot be its own ("" when it can): the identifier
+        already names another registration. Never an overwrite: the index keeps its first registration."""
+        keys = [keyspace.licence(r.licence_id) if r.licence_id else None for r in records]
+        wanted = [k for k in keys if k]
+        if not wanted:
+            return [""] * len(records)
+
+        def read(client: Any) -> list[str | None]:
+            pipe = client.pipeline(transaction=False)
+            for key in wanted:
+                pipe.get(key)
+            return pipe.execute()
+
+        owners = iter(self.transport.read(read))
+        out = []
+        for record, key in zip(records, keys, strict=True):
+            owner = next(owners) if key else None
+            out.append("" if owner is None or owner.rpartition("|")[0] == record.registration_no else
+                       f"电子证照标识 {record.licence_id} 已属于另一份证书 / the e-licence identifier "
+                       f"{record.licence_id} already names another certificate")
+        return out
 
     # --- publishing a committed change ----------------------------------------------------------------
 
@@ -245,7 +290,8 @@ class Registry(StorePart):
                               licence_id=_licence_of(current))
         elif flags.get(latest) == "0":
             before = {"state": event["before"]} if "before" in event else None
-            after = {"state": event.get("after", ""), "reason": event.get("reason", "")} if before else \
+            after = {"state": event.get("after", ""), "reason": event.get("reason", ""),
+                     **({"notice_no": event["notice_no"]} if "notice_no" in event else {})} if before else \
                 {"state": event.get("after", ""), "version": latest}
             self._publish(registration_no, latest, actor, action, before, after, at,
                           licence_id=None if before else _licence_of(self.get(registration_no, latest)))
@@ -269,7 +315,26 @@ def _register_op(record: Record, qr_text: str | None, state: State, now: datetim
 
 
 def _licence_op(licence_id: str, registration_no: str, number: int) -> Op:
-    return Op.command("SET", keyspace.licence(licence_id), f"{registration_no}|{number}")
+    return Op.call(scripts.CLAIM_LICENCE, [keyspace.licence(licence_id)],
+                   [f"{registration_no}|{number}", registration_no, number])
+
+
+def refused_transition(before: State, target: State) -> str:
+    """Why a status change is refused, naming what the current state may become (Chinese first)."""
+    allowed = [t for t, sources in scripts.ALLOWED_FROM.items() if before in sources]
+    zh_before, zh_target = STATE_LABELS[before][0], STATE_LABELS[target][0]
+    if allowed:
+        zh_next = f"{zh_before}的证书只能改为：{_zh_states(tuple(allowed))}"
+        en_next = f"from {before.value} only to: {', '.join(t.value for t in allowed)}"
+    else:
+        zh_next, en_next = f"{zh_before}的证书不能再改变状态", f"{before.value} is final"
+    article = "an" if before.value[0] in "aeiou" else "a"
+    return (f"不能将{zh_before}的证书改为{zh_target}，{zh_next} / cannot change {article} {before.value} certificate "
+            f"to {target.value}; {en_next}")
+
+
+def _zh_states(states: tuple[State, ...]) -> str:
+    return "、".join(STATE_LABELS[s][0] for s in states)
 
 
 def _licence_of(stored: StoredVersion | None) -> str | None:

@@ -33,12 +33,15 @@ REGISTER = Script("""
 local existing = redis.call('HGET', KEYS[2], 'payload_sha')
 if existing then
   if existing == ARGV[5] then return {'unchanged', redis.call('HGET', KEYS[2], 'published') or ''} end
-  return {'conflict', 'another payload is registered for this number and version'}
+  return {'conflict', '该编号和版本已登记了另一份证书 / another payload is registered for this number and version'}
 end
 local owner = redis.call('HGET', KEYS[1], 'issuer')
 if owner and owner ~= ARGV[2] then return {'forbidden', owner} end
 local latest = redis.call('HGET', KEYS[1], 'latest')
-if latest then return {'conflict', 'version ' .. latest .. ' is registered; a new version is made by a correction'} end
+if latest then
+  return {'conflict', '已登记第 ' .. latest .. ' 版，新版本须通过更正提交 / version ' .. latest ..
+          ' is registered; a new version is made by a correction'}
+end
 redis.call('HSET', KEYS[2], 'payload_sha', ARGV[5], unpack(ARGV, 7))
 redis.call('HSET', KEYS[1], 'latest', ARGV[1], 'issuer', ARGV[2], 'record_no', ARGV[3], 'paper', ARGV[4])
 redis.call('RPUSH', KEYS[3], ARGV[6])
@@ -68,14 +71,21 @@ return {'changed', before, latest, target}
 """)
 
 # KEYS: certificate, new version, history. ARGV: old version, new version, issuer, payload_sha, fields, reason,
-# since, event, correctable (comma list).
+# since, event, correctable (comma list). The same correction again is `unchanged`, like a registration.
 CORRECT = Script("""
 local latest = redis.call('HGET', KEYS[1], 'latest')
 if not latest then return {'not_found', ''} end
 local owner = redis.call('HGET', KEYS[1], 'issuer')
 if owner ~= ARGV[3] then return {'forbidden', owner} end
-if latest ~= ARGV[1] then return {'conflict', 'the latest version is ' .. latest} end
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'conflict', 'version ' .. ARGV[2] .. ' exists'} end
+local existing = redis.call('HGET', KEYS[2], 'payload_sha')
+if existing == ARGV[4] then return {'unchanged', redis.call('HGET', KEYS[2], 'published') or ''} end
+if existing then
+  return {'conflict', '第 ' .. ARGV[2] .. ' 版已登记了另一份证书 / another payload is registered as version ' .. ARGV[2]}
+end
+if latest ~= ARGV[1] then
+  return {'conflict', '现行为第 ' .. latest .. ' 版，更正须为第 ' .. (latest + 1) .. ' 版 / the latest version is ' ..
+          latest .. ', so a correction is version ' .. (latest + 1)}
+end
 local okey = KEYS[1] .. ':v' .. latest
 local before = redis.call('HGET', okey, 'state')
 local correctable = false
@@ -89,6 +99,19 @@ redis.call('HSET', okey, 'state', 'superseded', 'reason', ARGV[6], 'since', ARGV
 redis.call('HSET', KEYS[1], 'latest', ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[8])
 return {'changed', before}
+""")
+
+# KEYS: the e-licence identifier's key. ARGV: registration number|version, registration number, version. An
+# identifier belongs to one registration for good: it is set when free, moves to a later version of the same
+# registration, and is never taken by another registration (0).
+CLAIM_LICENCE = Script("""
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then
+  local number, version = string.match(current, '^(.*)|(%d+)$')
+  if number ~= ARGV[2] or tonumber(version) > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
 """)
 
 # KEYS: version. Marks a version published, unless it is not there (lost with a master that died before a
