@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUITES = ("bench.service", "bench.decode", "bench.cluster", "bench.phone")
+SUITES = ("bench.service", "bench.decode", "bench.cluster", "bench.phone", "bench.records")
 
 
 def machine() -> str:
@@ -24,7 +24,7 @@ def machine() -> str:
 def main(argv: list[str]) -> int:
     wanted = [s for s in SUITES if not argv or any(a in s for a in argv)]
     lines = ["# Benchmark results", "", f"Machine: {machine()}  ", f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-             "", "Run with `make bench` (all) or `make bench ARGS=service|decode|cluster|phone`.", ""]
+             "", "Run with `make bench` (all) or `make bench ARGS=service|decode|cluster|phone|records`.", ""]
     for name in wanted:
         module = importlib.import_module(name)
         section = module.run()
