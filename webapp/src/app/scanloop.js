@@ -10,8 +10,6 @@ export class ScanLoop {
     this.video = video;
     this.decoder = decoder;
     this.onCode = onCode;
-    this.canvas = document.createElement("canvas");
-    this.context = this.canvas.getContext("2d", { willReadFrequently: true });
     this.running = false;
     this.frozen = false;
     this.busy = false;
@@ -55,12 +53,7 @@ export class ScanLoop {
     this.busy = true;
     try {
       const { videoWidth: width, videoHeight: height } = video;
-      if (this.canvas.width !== width || this.canvas.height !== height) {
-        this.canvas.width = width;
-        this.canvas.height = height;
-      }
-      this.context.drawImage(video, 0, 0, width, height);
-      const { codes, ms } = await this.decoder.decodeImage(this.context.getImageData(0, 0, width, height));
+      const { codes, ms } = await this.decoder.decodeFrame(video);
       this.frames += 1;
       // Timings for bench/phone.py: the whole frame's path beside zxing-wasm's own share of it.
       performance.measure("scan:frame", { start: started, end: performance.now(), detail: { decodeMs: ms, width, height } });
