@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUITES = ("bench.service", "bench.decode", "bench.cluster", "bench.phone", "bench.records")
+SUITES = ("bench.service", "bench.decode", "bench.cluster", "bench.phone", "bench.inspections", "bench.records")
 
 
 def machine() -> str:

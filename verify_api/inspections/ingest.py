@@ -115,25 +115,27 @@ def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustLis
             results[n] = Result(rid, Outcome.DUPLICATE, stored.flags if mine else ())
             del accepted[n]
         seen.add(rid)
+    by_text = {text: resolve(text, trust, store, now) for text in {a.item.qr for a in accepted.values()}}
+    answers = {n: by_text[a.item.qr] for n, a in accepted.items()}
+    if any(r.store_down for r in answers.values()):
+        raise StoreUnavailable("registry unavailable while re-verifying")
+    found = {n: findings.found_of(r.answer) for n, r in answers.items()}
+    located = [n for n in accepted if found[n].registration_no and accepted[n].item.location]
+    stored_sightings = dict(zip(located, inspections.sightings(
+        province, [(found[n].registration_no, accepted[n].item.checked_at) for n in located],
+        findings.TWO_SITES_WINDOW), strict=True))
     batch_sightings: dict[str, list[Sighting]] = {}
     to_store: list[tuple[int, StoredInspection]] = []
     for n, accepted_item in accepted.items():
-        item = accepted_item.item
-        resolution = resolve(item.qr, trust, store, now)
-        if resolution.store_down:
-            raise StoreUnavailable("registry unavailable while re-verifying")
-        found = findings.found_of(resolution.answer)
-        others: list[Sighting] = []
-        if found.registration_no and item.location:
-            others = inspections.sightings(province, found.registration_no, item.checked_at,
-                                           findings.TWO_SITES_WINDOW)
-            others += batch_sightings.get(found.registration_no, [])
-        if found.registration_no:
-            batch_sightings.setdefault(found.registration_no, []).append(findings.sighting(item))
-        flags = findings.flags(item, resolution.answer, inspector.scope, others)
+        item, answer = accepted_item.item, answers[n].answer
+        registration_no = found[n].registration_no
+        others = stored_sightings.get(n, []) + batch_sightings.get(registration_no, [])
+        if registration_no:
+            batch_sightings.setdefault(registration_no, []).append(findings.sighting(item))
+        flags = findings.flags(item, answer, inspector.scope, others)
         ref = photos.put(now, item.id, accepted_item.photo) if accepted_item.photo is not None else ""
         to_store.append((n, StoredInspection(item, flags, now, Inspector(inspector.token_id, inspector.name,
-                                                                         inspector.scope), found, ref)))
+                                                                         inspector.scope), found[n], ref)))
     # A photo whose write failed midway stays an orphan file, removed with its day by the purge: deleting it
     # here could take the photo of a record Redis stored before the connection broke.
     stored = inspections.store([s for _, s in to_store])

@@ -28,7 +28,7 @@ local fields = {}
 for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-if ARGV[4] == '1' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4]) end
 redis.call('XADD', KEYS[4], '*', 'id', ARGV[1])
 return 1
 """)
@@ -82,6 +82,11 @@ class StoredInspection:
                 "found": {"registration_no": found.registration_no, "version": found.version, "issuer": found.issuer,
                           "state": found.state.value, "signature": found.signature.value}}
 
+    def sighting_member(self) -> str:
+        """The record in its certificate's index: id and position, so `two_sites` reads no record."""
+        location = self.record.location
+        return self.record.id if location is None else f"{self.record.id} {location.lat!r} {location.lon!r}"
+
     def fields(self) -> dict[str, Any]:
         f = self.found
         return {"json": json.dumps(self.record.to_json(), ensure_ascii=False),
@@ -120,7 +125,7 @@ class InspectionStore(StorePart):
         keys = [keyspace.inspection(province, rid), keyspace.inspections_received(province),
                 keyspace.inspections_of(province, registration_no or "-"), keyspace.inspection_log(province)]
         return Op.call(_STORE, keys, [rid, _score(item.received_at), _score(item.record.checked_at),
-                                      "1" if registration_no else "", *flat(item.fields())])
+                                      item.sighting_member() if registration_no else "", *flat(item.fields())])
 
     def store(self, items: list[StoredInspection]) -> list[bool]:
         """Store records in one round trip per master; True for each that was new."""
@@ -161,19 +166,32 @@ class InspectionStore(StorePart):
 
     def of_certificate(self, province: str, registration_no: str, limit: int = 1000) -> list[StoredInspection]:
         """One certificate's inspections in the province, the latest check first."""
-        ids = self.transport.read(lambda r: r.zrevrange(keyspace.inspections_of(province, registration_no), 0, limit - 1))
-        return self._many(province, ids)
+        members = self.transport.read(lambda r: r.zrevrange(keyspace.inspections_of(province, registration_no), 0,
+                                                            limit - 1))
+        return self._many(province, (m.split(" ", 1)[0] for m in members))
 
-    def sightings(self, province: str, registration_no: str, around: datetime, window: timedelta) -> list[Sighting]:
-        """Checks of a certificate within `window` of a moment, with where they were made."""
-        key = keyspace.inspections_of(province, registration_no)
-        ids = self.transport.read(lambda r: r.zrangebyscore(key, _score(around - window), _score(around + window),
-                                                            start=0, num=200))
+    def sightings(self, province: str, wanted: list[tuple[str, datetime]], window: timedelta,
+                  most: int = 50) -> list[list[Sighting]]:
+        """For each (registration number, moment): up to `most` checks of it within `window` of the moment,
+        with where they were made, in one round trip for any number of questions (the certificate's index
+        holds each check's time as its score and its position beside its id)."""
+        if not wanted:
+            return []
+
+        def read(r: Any) -> list[list[tuple[str, float]]]:
+            pipe = r.pipeline(transaction=False)
+            for registration_no, around in wanted:
+                pipe.zrangebyscore(keyspace.inspections_of(province, registration_no), _score(around - window),
+                                   _score(around + window), start=0, num=most, withscores=True)
+            return pipe.execute()
         out = []
-        for item in self._many(province, ids):
-            location = item.record.location
-            out.append(Sighting(item.record.id, item.record.checked_at, location.lat if location else None,
-                                location.lon if location else None))
+        for pairs in self.transport.read(read):
+            out.append([])
+            for member, score in pairs:
+                rid, _, place = member.partition(" ")
+                lat, _, lon = place.partition(" ")
+                out[-1].append(Sighting(rid, datetime.fromtimestamp(score / 1000, UTC), float(lat) if lat else None,
+                                        float(lon) if lon else None))
         return out
 
     def log(self, province: str, after: str, count: int) -> tuple[list[StoredInspection], str, bool]:
@@ -195,7 +213,7 @@ class InspectionStore(StorePart):
                 photos += [i.photo for i in chunk if i.photo]
                 ops = [Op.command("DEL", keyspace.inspection(province, i.record.id)) for i in chunk]
                 ops += [Op.command("ZREM", keyspace.inspections_of(province, i.found.registration_no or "-"),
-                                   i.record.id) for i in chunk]
+                                   i.sighting_member()) for i in chunk]
                 ops += [Op.command("ZREM", received, *ids[start:start + 500])]
                 self.transport.write(ops)
             removed += len(ids)
