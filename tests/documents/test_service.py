@@ -188,10 +188,11 @@ def test_the_upload_page_in_chromium(service, valid):
             page.goto(service.url + "/")
             page.click("a[href='/file']")
             assert "电子证照文件核验" in page.text_content("h1")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "file-upload.png"), full_page=True)
             page.set_input_files("input[name=file]", valid["ofd"])
             page.click("button[type=submit]")
             page.wait_for_selector(".verdict")
-            ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "file-result.png"), full_page=True)
             assert "文件完整，证书有效" in page.text_content(".verdict h1")
             assert page.locator("[data-ok=no]").count() == 0

@@ -3,6 +3,7 @@ sealed demo documents (made once, kept when unchanged, verified against the demo
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from keys.documents import load_pem_certificates, verify_document
-from verify_api import demo
+from verify_api import create_app, demo
+from verify_api.config import Config
 from verify_api.decode_pool import DecodePool, PoolBusy
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -79,3 +81,12 @@ def test_making_them_again_redoes_only_a_changed_file(documents):
     after = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.ofd")}
     assert [name for name in before if before[name] != after[name]] == [changed.name]
     assert verify_document(changed.read_bytes(), NOW).intact
+
+
+def test_uploads_are_rate_limited_like_the_other_public_endpoints(tmp_path, redis_url):
+    app = create_app(Config(data_dir=tmp_path, redis_url=redis_url, rate_limit="2/minute"))
+    client = app.test_client()
+    for path in ("/api/v1/verify-file", "/file"):
+        answers = [client.post(path, data={"file": (io.BytesIO(b"not a file"), "x.ofd")}).status_code
+                   for _ in range(3)]
+        assert answers == [415, 415, 429], path
