@@ -147,7 +147,7 @@ def test_audit_records_every_change_and_every_denial(store: Store) -> None:
         (ACTOR, "register", reg), (ACTOR, "status", reg), ("issuer:210200:t", "status:denied", reg),
         ("operator", "token:create", "")]
     assert entries[1].before == {"state": "valid"} and entries[1].after == {"state": "suspended", "reason": "site stopped"}
-    assert entries[3].after == {"token_id": token_id, "issuer": "210200"}
+    assert entries[3].after == {"token_id": token_id, "issuer": "210200", "role": "issuer"}
     assert [e.action for e in store.audit(issuer="210200")] == ["status:denied"]
     assert [e.action for e in store.audit(issuer="210100")][-1] == "status:denied"  # the owner sees it too
     assert [e.action for e in store.audit(after=entries[1].id)] == ["status:denied", "token:create"]

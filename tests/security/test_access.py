@@ -45,7 +45,7 @@ def test_a_token_of_one_issuer_cannot_register_or_change_anothers_certificates(c
     # Shenyang's token against Dalian's certificate, through every issuer endpoint that changes or reads it
     other, other_qr = signed_certificate(demo_keys, 3002, 1)
     correction = dict(theirs, version=2, licence_id=_version_2(theirs["licence_id"]))
-    # a correction of B's number that A signs as itself: passes A's own checks, refused by the owner check
+    # a correction of B's number that A signs as itself: B's number is outside A's number space (trust list)
     own = dict(signed_certificate(demo_keys, 3003, 0)[0], registration_no=theirs["registration_no"], version=2)
     own["licence_id"] = _version_2(own["licence_id"])
     own_qr = issue(Record.from_json(own), demo_keys.issuers[SHENYANG], "https://verify.example.cn", SIGNED_AT)
@@ -54,16 +54,19 @@ def test_a_token_of_one_issuer_cannot_register_or_change_anothers_certificates(c
         ("POST", "/api/v1/issuer/certificates", {"record": theirs, "qr_text": their_qr}),      # re-register B's
         ("POST", f"/api/v1/issuer/certificates/{reg}/status", {"state": "revoked", "reason": "x"}),
         ("POST", f"/api/v1/issuer/certificates/{reg}/status", {"state": "suspended", "reason": "x"}),
-        ("POST", f"/api/v1/issuer/certificates/{reg}/dismantling", {"completed_at": "2025-09-01T10:00:00+08:00"}),
+        ("POST", f"/api/v1/issuer/certificates/{reg}/dismantling", {"completed_at": "2025-09-01T10:00:00+08:00",
+                                                                   "notice_no": "辽B-CX-2025-0012"}),
         ("POST", f"/api/v1/issuer/certificates/{reg}/corrections",
          {"record": correction, "qr_text": their_qr, "reason": "x"}),
-        ("POST", f"/api/v1/issuer/certificates/{reg}/corrections", {"record": own, "qr_text": own_qr, "reason": "x"}),
         ("GET", f"/api/v1/issuer/certificates/{reg}", None),
     ]
     for method, path, body in attempts:
         response = client.open(path, method=method, json=body, headers=bearer(shenyang))
         assert response.status_code == 403, (path, response.get_json())
         assert response.get_json()["code"] == "forbidden"
+    refused = client.post(f"/api/v1/issuer/certificates/{reg}/corrections",
+                          json={"record": own, "qr_text": own_qr, "reason": "x"}, headers=bearer(shenyang))
+    assert refused.status_code == 422 and refused.get_json()["code"] == "number_outside_issuer_space"
 
     denials = [e for e in store.audit(count=10_000)[audit_before:] if e.action.endswith(":denied")]
     assert len(denials) == len(attempts)
