@@ -90,7 +90,7 @@ class Shown:
     state: Annotated[State, Field(description="显示的证书状态 / the status shown")]
     signature: Annotated[SignatureResult, Field(description="显示的签名结果 / the signature result shown")]
     mode: Annotated[Mode, Field(description="联网或离线核验 / checked online or offline")]
-    data_age_s: Annotated[int | None, Strict(), Field(ge=0, description="离线数据的时长（秒） / age of offline data")] = None
+    data_age_s: Annotated[Number | None, Field(ge=0, description="离线数据的时长（秒） / age of offline data, s")] = None
 
 
 @dataclass(frozen=True)
