@@ -54,6 +54,15 @@ def test_valid_code_from_the_camera(service, launch):
     page.wait_for_timeout(1500)  # several frames decoded with the same code in view
     assert page.locator("#result").is_hidden()
     phone.shot("scan-camera.png")
+    # Hidden (another app in front), the page gives the camera back; shown again, it takes it again.
+    hide = """hidden => { Object.defineProperty(document, "visibilityState", {value: hidden ? "hidden" : "visible",
+                configurable: true}); document.dispatchEvent(new Event("visibilitychange")); }"""
+    page.evaluate(hide, True)
+    page.wait_for_selector("#viewfinder[data-camera=off]")
+    assert page.evaluate("document.querySelector('#video').srcObject === null")
+    page.evaluate(hide, False)
+    page.wait_for_selector("#viewfinder[data-camera=live]")
+    assert page.evaluate("document.querySelector('#video').srcObject.getVideoTracks()[0].readyState") == "live"
     assert phone.problems == []
 
 
