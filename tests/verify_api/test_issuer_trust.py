@@ -1,10 +1,12 @@
 """Service-side trust boundaries (issue 10, points 1, 2, 4) and issuer API messages (issue 11, point 3)."""
 
+import json
 import random
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from keys.cli_env import ExitStatus
 from keys.identifiers import CRANE_TYPE_CODE, LicenceId
 from keys.payload import issue
 from keys.record import Record
@@ -13,6 +15,7 @@ from keys.trustlist import KeyState, SignedTrustList
 from verify_api import create_app
 
 from .conftest import by_state
+from .test_cli import run as run  # the crane-verify command, as a fixture
 
 URL = "https://verify.example.cn"
 SIGNED_AT = datetime(2025, 6, 1, 1, tzinfo=UTC)
@@ -162,3 +165,20 @@ def test_a_credit_code_from_the_trust_list_not_the_record_decides(client, token,
     qr = issue(Record.from_json(raw), demo_keys.issuers[SHENYANG.code], URL, SIGNED_AT)  # self-consistent record
     refused = post(client, token, raw, qr)
     assert refused.status_code == 422 and refused.get_json()["code"] == "licence_id_of_another_issuer"
+
+
+def test_bulk_import_refuses_other_issuers_numbers_and_identifiers_line_by_line(run, demo_keys, tmp_path, store):  # noqa: F811
+    squat, squat_qr = signed(demo_keys, 51, registration_no="辽B-DL-2025-00051")
+    hijack = sample_record(random.Random(52), 52, city=SHENYANG)
+    del hijack["issuer"]["credit_code"]
+    hijack["licence_id"] = str(LicenceId(CRANE_TYPE_CODE, authority_credit_code(DALIAN), "2025000052", 1))
+    hijack_qr = issue(Record.from_json(hijack), demo_keys.issuers[SHENYANG.code], URL, SIGNED_AT)
+    good, good_qr = signed(demo_keys, 53)
+    path = tmp_path / "import.jsonl"
+    path.write_text("\n".join(json.dumps({"record": r, "qr_text": q}, ensure_ascii=False)
+                              for r, q in ((squat, squat_qr), (hijack, hijack_qr), (good, good_qr))), "utf-8")
+    out = run("import", str(path), expect=ExitStatus.NOT_OK)
+    assert out[-1] == "imported 1, already present 0, rejected 2"
+    said = " ".join([*out, run.err])
+    assert re.search(r"line 1: rejected: .*编号范围", said) and re.search(r"line 2: rejected: .*电子证照标识的发证机关部分", said)
+    assert store.get(squat["registration_no"]) is None and store.get(good["registration_no"]) is not None
