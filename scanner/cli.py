@@ -3,9 +3,12 @@
     crane-scan PATH... [--online URL] [--json] [--csv F] [--annotate DIR] [--report F.html]
                        [--expect-record NO] [--expect-serial NO] [--expect-project NAME]
     crane-scan --camera N | crane-scan VIDEO.mp4
-    crane-scan sync --server URL --root-pub ROOT.pub.pem
+    crane-scan sync --server URL [--root-pub ROOT.pub.pem]
     crane-scan decode IMAGE... [--json]
     crane-scan info
+
+The offline data lives in the user's data directory and the root pin in the user's configuration
+directory (scanner.places), so a scan works from any folder once a sync has run.
 
 Each command is `main(args, env) -> ExitStatus` (keys.cli_env), so tests run it with their own streams
 and clock. Exit statuses as in README.md: scan 0 when every image gave codes and every code is ok, 1 when
@@ -28,17 +31,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from keys.algorithms import PublicKey
 from keys.cli_env import Environment, ExitStatus, run
 
-from . import annotate, camera, documents, report, upload, wechat
+from . import annotate, camera, documents, places, report, upload, wechat
 from .decode import DecodeError, decode_paths, read_image
 from .offline import NoOfflineData, OfflineCache, OfflineChecker, china
 from .online import DEFAULT_TIMEOUT, OnlineChecker, ServiceClient, Unreachable
+from .pin import PinError, PinStore
 from .report import Run
 from .sources import DEFAULT_EVERY, Sighting, expand, scan_source
-from .sync import DEFAULT_PAGE, NeedRoot, SyncRefused, describe, sync
+from .sync import DEFAULT_PAGE, SyncRefused, describe, sync
 from .verdicts import Checked, Expectations, Finding
 
 PROG = "crane-scan"
-DATA_DIR_HELP = "data directory (default: $CRANE_DATA_DIR or ./var); the offline data is DIR/scanner/offline.sqlite"
+DATA_DIR_HELP = ("data directory (default: $CRANE_SCAN_DATA, $CRANE_DATA_DIR, or the user's $XDG_DATA_HOME/crane-scan, "
+                 "~/.local/share/crane-scan); the offline data is DIR/scanner/offline.sqlite")
+ROOT_HELP = ("the root public key (default: $CRANE_ROOT_PUB, else the one pinned at the first sync in "
+             "$XDG_CONFIG_HOME/crane-scan, ~/.config/crane-scan)")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)?\s*", re.IGNORECASE)
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1, None: 1}
 
@@ -52,7 +59,27 @@ def parse_duration(value: str) -> timedelta:
 
 
 def data_dir_of(env: Environment, given: str | None) -> Path:
-    return Path(given or env.vars.get("CRANE_DATA_DIR") or "var")
+    return places.data_dir(env.vars, given)
+
+
+def pins_of(env: Environment, data_dir: Path) -> PinStore:
+    return PinStore(places.config_dir(env.vars), data_dir)
+
+
+def given_root(env: Environment, given: str | None) -> PublicKey | None:
+    path = given or env.vars.get("CRANE_ROOT_PUB")
+    if not path:
+        return None
+    try:
+        return PublicKey.from_pem(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"无法读取根公钥 / cannot read the root public key {path}: {exc}",
+                                 param_hint="--root-pub") from None
+
+
+def root_of(env: Environment, data_dir: Path, given: str | None):
+    """The root to check the offline data against, resolved when the data is first needed."""
+    return lambda: pins_of(env, data_dir).choose(given_root(env, given))[0]
 
 
 def _points(code) -> list[list[float]]:
@@ -99,6 +126,7 @@ def cli() -> None:
 @click.option("--max-age", default="7d", show_default=True,
               help="offline data older than this gives status unknown (e.g. 7d, 36h)")
 @click.option("--data-dir", help=DATA_DIR_HELP)
+@click.option("--root-pub", type=click.Path(dir_okay=False), metavar="ROOT.pub.pem", help=ROOT_HELP)
 @click.option("--upload", "upload_url", metavar="URL", help="send each check to the service at URL as an inspection "
               "record (queued in the data directory while it cannot be reached)")
 @click.option("--token", help="the inspector's token for --upload (default: $CRANE_INSPECTOR_TOKEN)")
@@ -106,7 +134,8 @@ def cli() -> None:
 def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: float, as_json: bool,
          csv_path: str | None, annotate_dir: str | None, report_path: str | None, expect_record: str | None,
          expect_serial: str | None, expect_project: str | None, camera_index: int | None, max_frames: int | None,
-         every: float, max_age: str, data_dir: str | None, upload_url: str | None, token: str | None):
+         every: float, max_age: str, data_dir: str | None, root_pub: str | None, upload_url: str | None,
+         token: str | None):
     if camera_index is None and not paths:
         raise click.UsageError("give PATH... (images, folders, videos) or --camera N")
     if camera_index is not None and paths:
@@ -115,7 +144,9 @@ def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: 
     scanner = _Scanner(env, expect, as_json, Path(annotate_dir) if annotate_dir else None, bool(report_path))
     if message := _wechat_missing(env):
         scanner.run.warnings.append(message)
-    scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), data_dir_of(env, data_dir))
+    where = data_dir_of(env, data_dir)
+    scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), where,
+                               root_of(env, where, root_pub))
     scanner.uploader = _uploader(env, upload_url, token, data_dir_of(env, data_dir))
     if camera_index is not None:
         readable = scanner.camera(camera_index, max_frames)
@@ -124,7 +155,7 @@ def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: 
     result = scanner.run
     if not as_json:
         # Verdicts already printed line by line (camera without a window): the summary alone.
-        report.print_table(report.console_for(env.stdout, env.stdout_isatty), result,
+        report.print_table(report.console_for(env.stdout, env.stdout_isatty, env.vars.get("COLUMNS")), result,
                            with_table=not scanner.printed_live)
     if scanner.uploader is not None:
         for line in scanner.uploader.send(env.now()).lines():
@@ -141,8 +172,8 @@ def scan(env: Environment, paths: tuple[str, ...], online: str | None, timeout: 
 
 
 def _checker(env: Environment, scanner: _Scanner, online: str | None, timeout: float, max_age: timedelta,
-             data_dir: Path):
-    offline = OfflineChecker(OfflineCache.in_data_dir(data_dir), max_age)
+             data_dir: Path, root):
+    offline = OfflineChecker(OfflineCache.in_data_dir(data_dir), root, max_age)
     if online:
         try:
             client = ServiceClient(online, timeout)
@@ -152,8 +183,8 @@ def _checker(env: Environment, scanner: _Scanner, online: str | None, timeout: f
     try:
         offline.ready()
     except NoOfflineData as exc:
-        raise click.UsageError(f"{exc}. Run `crane-scan sync --server URL --root-pub ROOT.pub.pem` first, "
-                               "or check online with --online URL") from None
+        raise click.UsageError(f"{exc}. 请先同步或联网核验 / Run `crane-scan sync --server URL` first (with "
+                               "--root-pub ROOT.pub.pem the first time), or check online with --online URL") from None
     return offline
 
 
@@ -324,33 +355,38 @@ def _wechat_missing(env: Environment) -> str | None:
 @cli.command("sync", help="Fetch the signed trust list and status feed into the offline data.")
 @click.option("--server", required=True, metavar="URL", help="the verification service, e.g. https://verify.example.cn")
 @click.option("--root-pub", type=click.Path(dir_okay=False), metavar="ROOT.pub.pem",
-              help="the root public key to pin on the first sync (default: $CRANE_ROOT_PUB)")
+              help="the root public key to pin on the first sync (default: $CRANE_ROOT_PUB); kept in "
+              "$XDG_CONFIG_HOME/crane-scan (~/.config/crane-scan) and used by every later sync and scan")
 @click.option("--data-dir", help=DATA_DIR_HELP)
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=15.0, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 5000), default=DEFAULT_PAGE, show_default=True)
 @click.pass_obj
 def sync_command(env: Environment, server: str, root_pub: str | None, data_dir: str | None, timeout: float,
                  page_size: int):
-    root_path = root_pub or env.vars.get("CRANE_ROOT_PUB")
-    given = PublicKey.from_pem(Path(root_path).read_bytes()) if root_path else None
+    given = given_root(env, root_pub)
     try:
         client = ServiceClient(server, timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--server") from None
-    cache = OfflineCache.in_data_dir(data_dir_of(env, data_dir))
+    where = data_dir_of(env, data_dir)
+    cache = OfflineCache.in_data_dir(where)
     try:
-        result = sync(client, cache, given, env.now, page_size)
-    except NeedRoot as exc:
-        raise click.UsageError(str(exc)) from None
+        result = sync(client, cache, pins_of(env, where), given, env.now, page_size)
+    except PinError as exc:
+        if given is None:  # nothing pinned yet and nothing given
+            raise click.UsageError(str(exc)) from None
+        env.err(f"{PROG}: refused: {exc}")
+        return ExitStatus.NOT_OK
     except SyncRefused as exc:
         env.err(f"{PROG}: refused: {exc}")
         return ExitStatus.NOT_OK
     except Unreachable as exc:
         env.err(f"{PROG}: error: cannot sync from {client.url}: {exc}")
         return ExitStatus.ERROR
-    for line in describe(result):
+    for line in describe(result, china):
         env.out(line)
     env.out(f"offline data: {cache.path}")
+    env.out(f"root pin: {pins_of(env, where).path}")
     return ExitStatus.OK
 
 
@@ -396,7 +432,9 @@ def document_command(env: Environment, files: tuple[str, ...], as_json: bool, on
     scanner = _Scanner(env, Expectations(), as_json=False, annotate_dir=None, thumbnails=False)
     resolve = scanner.check
     try:
-        scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), data_dir_of(env, data_dir))
+        where = data_dir_of(env, data_dir)
+        scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), where,
+                                   root_of(env, where, None))
     except click.UsageError as exc:
         # The seal is still checked; codes are listed as not resolved, and the exit status says so.
         env.err(f"{PROG}: warning: codes cannot be resolved: {exc.format_message()}")
@@ -406,28 +444,32 @@ def document_command(env: Environment, files: tuple[str, ...], as_json: bool, on
 
 @cli.command("info", help="Show what the offline data holds and how old it is.")
 @click.option("--data-dir", help=DATA_DIR_HELP)
+@click.option("--root-pub", type=click.Path(dir_okay=False), metavar="ROOT.pub.pem", help=ROOT_HELP)
 @click.option("--max-age", default="7d", show_default=True)
 @click.pass_obj
-def info(env: Environment, data_dir: str | None, max_age: str):
-    cache = OfflineCache.in_data_dir(data_dir_of(env, data_dir))
+def info(env: Environment, data_dir: str | None, root_pub: str | None, max_age: str):
+    where = data_dir_of(env, data_dir)
+    cache = OfflineCache.in_data_dir(where)
     allowed = parse_duration(max_age)
     if not cache.exists:
         env.out(f"no offline data at {cache.path}; run crane-scan sync")
         return ExitStatus.NOT_OK
-    meta = cache.meta()
-    synced = cache.synced_at()
+    pins = pins_of(env, where)
     env.out(f"offline data: {cache.path}")
-    env.out(f"server: {meta.get('server', '?')}")
-    for kid, at, how in cache.pins():
-        env.out(f"root {kid} pinned {at} ({how})" + (" ← current" if kid == meta.get("pin_kid") else ""))
-    env.out(f"trust list serial {meta.get('trust_serial', '?')}; certificate versions: {len(cache.rows())}")
-    if synced is None:
-        env.out("never completely synced")
+    env.out(f"server: {cache.meta().get('server', '?')}")
+    for pin in pins.history():
+        env.out(f"root {pin.root.kid} pinned {pin.pinned_at} ({pin.how}) in {pins.path}")
+    try:
+        data = OfflineChecker(cache, root_of(env, where, root_pub), allowed).ready()
+    except NoOfflineData as exc:
+        env.out(f"✖ {exc}")
         return ExitStatus.NOT_OK
-    age = env.now() - synced
-    env.out(f"synced at {china(synced)} (UTC+8), {report.age_text(int(age.total_seconds()))} ago")
+    assert data.data_time is not None
+    env.out(f"trust list serial {data.trust_serial}; certificate versions: {len(data.rows)}")
+    age = env.now() - data.data_time
+    env.out(f"数据截至 / data as of {china(data.data_time)} (UTC+8), {report.age_text(int(age.total_seconds()))} ago")
     if age < timedelta(0):
-        env.out("⚠ 设备时钟早于上次同步时间 / the device clock is earlier than the last sync")
+        env.out("⚠ 设备时钟早于数据时间 / the device clock is earlier than the offline data")
     if age > allowed:
         env.out(f"⚠ 离线数据已过期 / older than the allowed {max_age}: offline statuses read unknown")
         return ExitStatus.NOT_OK

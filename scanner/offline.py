@@ -1,19 +1,26 @@
-"""The offline cache (SQLite under the data directory) and verdicts from it.
+"""The offline data (SQLite under the data directory) and verdicts from it.
 
-`crane-scan sync` fills it: the signed trust list with the root it is pinned to, and one row per
-certificate version folded from the signed status feed. Offline, keys.verdict decides the answer as
-the service does: the code's signature against the cached trust list, its status from the rows
-(`OfflineRegistry`), marked `offline` with the data time. What the cache cannot vouch for (a certificate
-it has never seen, data older than the allowed age, an e-licence identifier) is unavailable, so the
-state is `unknown`, never a guess.
+`crane-scan sync` keeps what the service signed, as it was signed: the trust list document and every
+status feed page. Nothing in the file is believed for being there. Loading it checks the trust list
+against the root pinned in the user's configuration (scanner.pin, never a copy in the file), every page
+against the trust list's feed keys, and the pages as one unbroken chain of cursors from the start of
+the feed; the certificates' states are then folded from the pages in memory. A file edited by hand
+(an SQL UPDATE, a swapped trust list, a page removed from the middle) does not load: the scan stops with
+an error rather than answer from it. The data's age is the signed `generated_at` of the newest page,
+never the local time of a sync, so a replayed old page cannot make old data look fresh.
+
+Offline, keys.verdict decides the answer as the service does: the code's signature against the
+verified trust list, its status from the folded rows (`OfflineRegistry`), marked `offline` with the
+data time. What the data cannot vouch for (a certificate it has never seen, data older than the allowed
+age, an e-licence identifier) is unavailable, so the state is `unknown`, never a guess.
 """
 
 from __future__ import annotations
 
-import base64
+import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +29,8 @@ from typing import Any
 
 from keys.algorithms import PublicKey
 from keys.answer import CHINA_TIME, Source, State
-from keys.errors import TrustListError
+from keys.errors import CraneError
+from keys.feed import verify_page
 from keys.identifiers import LicenceId
 from keys.payload import Verification, verify_at
 from keys.trustlist import SignedTrustList, TrustList
@@ -32,25 +40,10 @@ from .verdicts import Checked
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS certificates (
-    registration_no TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    since TEXT,
-    superseded_by INTEGER,
-    record_no TEXT NOT NULL DEFAULT '',
-    registered_at TEXT,
-    cursor TEXT NOT NULL,
-    cursor_ms INTEGER NOT NULL,
-    cursor_seq INTEGER NOT NULL,
-    PRIMARY KEY (registration_no, version)
-);
-CREATE TABLE IF NOT EXISTS pins (
-    kid TEXT PRIMARY KEY,
-    spki TEXT NOT NULL,
-    pinned_at TEXT NOT NULL,
-    how TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS pages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    document TEXT NOT NULL,     -- the signed page exactly as the service sent it
+    entries INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS syncs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,9 +62,9 @@ DEFAULT_MAX_AGE = timedelta(days=7)
 NOT_IN_DATA = "离线数据中无此证书（数据截至 {t}） / not in offline data as of {t}"
 TOO_OLD = "离线数据已过期（数据截至 {t}，超过允许的 {d}） / offline data as of {t} is older than the allowed {d}"
 BY_LICENCE = ("离线数据无法按电子证照标识查询，请联网核验 / an e-licence identifier can only be looked up online")
-CLOCK_BEHIND = ("设备时钟早于上次同步时间（{t}），请校准时间 / the device clock is earlier than the last sync ({t}); "
+CLOCK_BEHIND = ("设备时钟早于数据时间（{t}），请校准时间 / the device clock is earlier than the offline data ({t}); "
                 "check the clock")
-
+NOT_VERIFIED = "离线数据校验未通过，请重新同步 / the offline data at {path} does not verify ({why}); run crane-scan sync again"
 
 
 def cache_path(data_dir: Path) -> Path:
@@ -88,8 +81,12 @@ def parse_cursor(cursor: str) -> tuple[int, int]:
     return int(head), int(tail or 0)
 
 
-class NoOfflineData(Exception):
-    """The cache has never been synced."""
+class NoOfflineData(CraneError):
+    """There is no offline data to answer from, or what is there does not verify."""
+
+
+class PageError(CraneError):
+    """A feed page's content is not a well-formed continuation of the feed."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +101,72 @@ class Row:
     registered_at: str | None
 
 
+@dataclass(frozen=True)
+class PageContent:
+    """What a verified page says, checked for shape and order."""
+
+    since: str
+    entries: list[dict[str, Any]]
+    next: str
+    more: bool
+    generated_at: datetime
+
+
+def check_page(page: dict[str, Any], since: str) -> PageContent:
+    """A signed page's content as the continuation of the feed at `since`: PageError otherwise."""
+    entries, following, more = page.get("entries"), page.get("next"), page.get("more")
+    if str(page.get("since")) != since:
+        raise PageError(f"feed page answers since={page.get('since')!r}, asked for {since!r}")
+    if not isinstance(entries, list) or not isinstance(following, str) or not isinstance(more, bool):
+        raise PageError("feed page lacks entries, next or more")
+    try:
+        generated = datetime.fromisoformat(str(page.get("generated_at")))
+        if generated.tzinfo is None:
+            raise ValueError("generated_at has no time zone")
+        last = parse_cursor(since)
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ValueError("an entry is not an object")
+            position = parse_cursor(str(entry["cursor"]))
+            if position <= last:
+                raise ValueError(f"entry {entry['cursor']} is not after {since}")
+            last = position
+            State(entry["state"])
+            int(entry["version"])
+            if not isinstance(entry["registration_no"], str) or not entry["registration_no"]:
+                raise ValueError("an entry has no registration number")
+        if entries and parse_cursor(following) != last:
+            raise ValueError("next is not the last entry's cursor")
+        if parse_cursor(following) < parse_cursor(since):
+            raise ValueError(f"next {following} is behind since {since}")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PageError(f"feed page malformed: {exc}") from None
+    return PageContent(since, entries, following, more, generated)
+
+
+def row_of(entry: dict[str, Any]) -> Row:
+    by = entry.get("superseded_by")
+    return Row(str(entry["registration_no"]), int(entry["version"]), State(entry["state"]).value,
+               str(entry.get("reason") or ""), entry.get("since") or None, int(by) if by else None,
+               str(entry.get("record_no") or ""), entry.get("registered_at") or None)
+
+
+@dataclass(frozen=True)
+class OfflineData:
+    """The offline data after every check: what a scan answers from."""
+
+    trust: TrustList
+    trust_serial: int
+    rows: Mapping[tuple[str, int], Row]
+    cursor: str
+    # The signed generated_at of the newest page that ended the feed (`more` false): the data is complete as
+    # of then. None when no sync has yet read the feed to its end.
+    data_time: datetime | None
+    newest: datetime | None      # the newest page's generated_at (a later page may never be older)
+
+
 class OfflineCache:
-    """The SQLite file. Each method is one transaction; a page of the feed is applied atomically."""
+    """The SQLite file. Each method is one transaction; a page of the feed is stored atomically."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -121,7 +182,6 @@ class OfflineCache:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        # One connection per thread, set up once: a scan of many photos reads a row per code.
         db = getattr(self._local, "db", None)
         if db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,9 +191,8 @@ class OfflineCache:
         with db:  # commit on success, roll back on any exception
             yield db
 
-    # --- meta ---------------------------------------------------------------------------------------
-
     def meta(self) -> dict[str, str]:
+        """Bookkeeping (server, last run): informative only, never a basis for a verdict."""
         if not self.exists:
             return {}
         with self.connect() as db:
@@ -144,74 +203,50 @@ class OfflineCache:
         db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        [(k, str(v)) for k, v in values.items()])
 
-    def pinned_root(self) -> PublicKey | None:
-        spki = self.meta().get("pin_spki")
-        return PublicKey.from_spki(base64.b64decode(spki)) if spki else None
+    @staticmethod
+    def store_page(db: sqlite3.Connection, document: dict[str, Any], entries: int, ends_feed: bool) -> None:
+        if not entries and ends_feed:
+            # Empty pages move no cursor: the newest one that ends the feed alone carries the data time.
+            db.execute("DELETE FROM pages WHERE entries = 0")
+        db.execute("INSERT INTO pages (document, entries) VALUES (?, ?)",
+                   (json.dumps(document, ensure_ascii=False, separators=(",", ":")), entries))
 
     @staticmethod
-    def record_pin(db: sqlite3.Connection, root: PublicKey, at: datetime, how: str) -> None:
-        OfflineCache.set_meta(db, pin_spki=base64.b64encode(root.spki).decode("ascii"), pin_kid=root.kid)
-        db.execute("INSERT OR IGNORE INTO pins (kid, spki, pinned_at, how) VALUES (?, ?, ?, ?)",
-                   (root.kid, base64.b64encode(root.spki).decode("ascii"), _iso(at), how))
+    def clear_pages(db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM pages")
 
-    def pins(self) -> list[tuple[str, str, str]]:
-        with self.connect() as db:
-            return list(db.execute("SELECT kid, pinned_at, how FROM pins ORDER BY pinned_at, rowid"))
+    def load(self, root: PublicKey, trust: TrustList | None = None) -> OfflineData:
+        """Everything checked (see the module's docstring); NoOfflineData says what did not hold.
 
-    def trust_list(self) -> TrustList:
-        """The cached list, checked again against the pin (one signature: cheap, and the file may be copied)."""
-        meta = self.meta()
-        document, pin = meta.get("trust_document"), self.pinned_root()
-        if not document or pin is None:
-            raise NoOfflineData("no trust list in the offline data")
-        return SignedTrustList.loads(document).verify(pin)
-
-    def synced_at(self) -> datetime | None:
-        value = self.meta().get("synced_at")
-        return datetime.fromisoformat(value) if value else None
-
-    # --- certificates -------------------------------------------------------------------------------
-
-    @staticmethod
-    def apply_entries(db: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> int:
-        """Fold feed entries into rows; an entry older than the row's (by cursor) changes nothing."""
-        count = 0
-        for e in entries:
-            cursor = str(e["cursor"])
-            ms, seq = parse_cursor(cursor)
-            by = e.get("superseded_by")
-            db.execute(
-                """INSERT INTO certificates (registration_no, version, state, reason, since, superseded_by, record_no,
-                                             registered_at, cursor, cursor_ms, cursor_seq)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(registration_no, version) DO UPDATE SET
-                     state = excluded.state, reason = excluded.reason, since = excluded.since,
-                     superseded_by = excluded.superseded_by, record_no = excluded.record_no,
-                     registered_at = excluded.registered_at, cursor = excluded.cursor,
-                     cursor_ms = excluded.cursor_ms, cursor_seq = excluded.cursor_seq
-                   WHERE (excluded.cursor_ms, excluded.cursor_seq) > (certificates.cursor_ms, certificates.cursor_seq)""",
-                (str(e["registration_no"]), int(e["version"]), State(e["state"]).value, str(e.get("reason") or ""),
-                 e.get("since") or None, int(by) if by else None, str(e.get("record_no") or ""),
-                 e.get("registered_at") or None, cursor, ms, seq))
-            count += 1
-        return count
-
-    def get(self, registration_no: str, version: int) -> Row | None:
-        with self.connect() as db:
-            row = db.execute("""SELECT registration_no, version, state, reason, since, superseded_by, record_no,
-                                       registered_at FROM certificates WHERE registration_no = ? AND version = ?""",
-                             (registration_no, version)).fetchone()
-        return Row(*row) if row else None
-
-    def rows(self) -> list[Row]:
-        with self.connect() as db:
-            return [Row(*r) for r in db.execute(
-                """SELECT registration_no, version, state, reason, since, superseded_by, record_no, registered_at
-                   FROM certificates ORDER BY registration_no, version""")]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+        `trust`, when given, is a list already checked against the root (a sync checks the stored pages
+        against the list it has just fetched)."""
+        if not self.exists:
+            raise NoOfflineData(f"no offline data at {self.path}")
+        try:
+            with self.connect() as db:
+                stored = db.execute("SELECT value FROM meta WHERE key = 'trust_document'").fetchone()
+                documents = [d for (d,) in db.execute("SELECT document FROM pages ORDER BY id")]
+            if trust is None:
+                if stored is None:
+                    raise NoOfflineData(f"no trust list in the offline data at {self.path}")
+                trust = SignedTrustList.loads(stored[0]).verify(root)
+            rows: dict[tuple[str, int], Row] = {}
+            cursor, data_time, newest = "0", None, None
+            for document in documents:
+                page = check_page(verify_page(json.loads(document), trust), cursor)
+                if newest is not None and page.generated_at < newest:
+                    raise PageError(f"page of {page.generated_at.isoformat()} stored after a newer one")
+                for entry in page.entries:
+                    row = row_of(entry)
+                    rows[(row.registration_no, row.version)] = row
+                cursor, newest = page.next, page.generated_at
+                if not page.more:
+                    data_time = page.generated_at
+        except NoOfflineData:
+            raise
+        except (CraneError, ValueError, TypeError, KeyError, sqlite3.DatabaseError) as exc:
+            raise NoOfflineData(NOT_VERIFIED.format(path=self.path, why=exc)) from None
+        return OfflineData(trust, trust.serial, rows, cursor, data_time, newest)
 
 
 def china(moment: datetime) -> str:
@@ -228,65 +263,70 @@ def human_duration(delta: timedelta) -> str:
 
 
 class OfflineChecker:
-    """Verdicts from the cache alone. Loads the trust list once per run."""
+    """Verdicts from the offline data alone; loads and checks it once per run."""
 
-    def __init__(self, cache: OfflineCache, max_age: timedelta = DEFAULT_MAX_AGE):
+    def __init__(self, cache: OfflineCache, root: Callable[[], PublicKey], max_age: timedelta = DEFAULT_MAX_AGE):
         self.cache = cache
+        self.root = root
         self.max_age = max_age
-        self._trust: TrustList | None = None
-        self._synced: datetime | None = None
+        self._data: OfflineData | None = None
 
-    def ready(self) -> None:
-        """Raises NoOfflineData (or TrustListError) when there is nothing to check against."""
-        if self._trust is not None:
-            return
-        if not self.cache.exists:
-            raise NoOfflineData(f"no offline data at {self.cache.path}")
-        synced = self.cache.synced_at()
-        if synced is None:
-            raise NoOfflineData(f"the offline data at {self.cache.path} was never completely synced")
-        try:
-            self._trust = self.cache.trust_list()
-        except TrustListError as exc:
-            raise NoOfflineData(f"the cached trust list does not check against the pinned root: {exc}") from None
-        self._synced = synced
+    def ready(self) -> OfflineData:
+        """The checked data; NoOfflineData when there is none, or it does not verify."""
+        if self._data is None:
+            if not self.cache.exists:
+                raise NoOfflineData(f"no offline data at {self.cache.path}")
+            try:
+                root = self.root()
+            except CraneError as exc:
+                raise NoOfflineData(str(exc)) from None
+            data = self.cache.load(root)
+            if data.data_time is None:
+                raise NoOfflineData(f"the offline data at {self.cache.path} was never completely synced")
+            self._data = data
+        return self._data
 
     def local_signature(self, text: str, now: datetime) -> Verification | None:
-        """The signature checked with the cached trust list, or None when there is none."""
+        """The signature checked with the offline trust list, or None when there is none."""
         try:
-            self.ready()
+            data = self.ready()
         except NoOfflineData:
             return None
-        assert self._trust is not None
-        return verify_at(text, self._trust, now)
+        return verify_at(text, data.trust, now)
+
+    def row(self, registration_no: str, version: int) -> Row | None:
+        try:
+            data = self.ready()
+        except NoOfflineData:
+            return None
+        return data.rows.get((registration_no, version))
 
     def check(self, text: str, now: datetime) -> Checked:
-        self.ready()
-        assert self._trust is not None and self._synced is not None
-        synced = self._synced
-        age = now - synced
+        data = self.ready()
+        assert data.data_time is not None
+        age = now - data.data_time
         notes: list[str] = []
         clock_behind = age < timedelta(0)
         if clock_behind:
-            notes.append(CLOCK_BEHIND.format(t=china(synced)))
-        answer = answer_code(text, self._trust, OfflineRegistry(self.cache, synced, age > self.max_age, self.max_age),
-                             now)
+            notes.append(CLOCK_BEHIND.format(t=china(data.data_time)))
+        registry = OfflineRegistry(data.rows, data.data_time, age > self.max_age, self.max_age)
+        answer = answer_code(text, data.trust, registry, now)
         return Checked(answer, "offline", int(age.total_seconds()), notes, clock_behind)
 
 
 class OfflineRegistry:
-    """The cache as keys.verdict's Registry for one check: what it cannot vouch for is unavailable."""
+    """The folded rows as keys.verdict's Registry for one check: what they cannot vouch for is unavailable."""
 
-    def __init__(self, cache: OfflineCache, synced: datetime, too_old: bool, max_age: timedelta):
-        self.cache, self.synced, self.too_old, self.max_age = cache, synced, too_old, max_age
-        self.provenance = Provenance(Source.OFFLINE, synced)
+    def __init__(self, rows: Mapping[tuple[str, int], Row], data_time: datetime, too_old: bool, max_age: timedelta):
+        self.rows, self.data_time, self.too_old, self.max_age = rows, data_time, too_old, max_age
+        self.provenance = Provenance(Source.OFFLINE, data_time)
 
     def entry(self, registration_no: str, version: int) -> Lookup:
         if self.too_old:
-            return Unavailable(TOO_OLD.format(t=china(self.synced), d=human_duration(self.max_age)))
-        row = self.cache.get(registration_no, version)
+            return Unavailable(TOO_OLD.format(t=china(self.data_time), d=human_duration(self.max_age)))
+        row = self.rows.get((registration_no, version))
         if row is None:
-            return Unavailable(NOT_IN_DATA.format(t=china(self.synced)))
+            return Unavailable(NOT_IN_DATA.format(t=china(self.data_time)))
         return RegistryEntry(row.registration_no, row.version, State(row.state), SameRecordNo(row.record_no),
                              row.reason, _time(row.since), row.superseded_by, _time(row.registered_at))
 

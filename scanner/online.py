@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from keys.answer import Answer, AnswerError, SignatureResult, State
+from keys.verdict import SIGNED_FIELDS
 
 from .offline import NoOfflineData, OfflineChecker
 from .verdicts import BAD_SIGNATURES, Checked
@@ -25,8 +26,18 @@ DEFAULT_TIMEOUT = 3.0
 MAX_RESPONSE = 16 * 1024 * 1024
 
 FELL_BACK = "联网核验失败（{why}），已改用离线数据 / the service could not be reached ({why}); answered from offline data"
-LOCAL_DISAGREES = ("服务答复签名有效，但本机用离线信任列表核验为 {result}，以本机结果为准 / the service said the signature "
-                   "is valid, but checked here with the offline trust list it is {result}; the local result stands")
+LOCAL_DISAGREES = ("服务答复的签名结果与本机用离线信任列表核验的结果（{result}）不同，以本机结果为准 / the service's signature "
+                   "result differs from the check made here with the offline trust list ({result}); the local result stands")
+NOT_CHECKED_LOCALLY = ("无离线数据，签名未能在本机核验，仅凭服务答复 / no offline data: the signature could not be checked "
+                       "locally; this is the service's word alone")
+FIELDS_ALTERED = ("服务返回的证书内容与二维码签名内容不符（{fields}），已按签名内容显示和比对 / the service's certificate "
+                  "differs from the signed code ({fields}); the signed values are shown and compared")
+STATE_DISAGREES = ("服务答复状态为 {theirs}，但已签名的离线数据记录为 {mine}（不可撤回），以离线数据为准 / the service says "
+                   "{theirs}, but the signed offline data records {mine}, which is never undone; the offline record stands")
+# States the registry never moves a certificate out of: the signed feed saying so outweighs any later answer.
+FINAL_STATES = frozenset({State.REVOKED, State.ENDED, State.SUPERSEDED})
+# Compared between the service's certificate and the signed code (the rest is shown from the code silently).
+_NOTED_FIELDS = ("registration_no", "version", "equipment.record_no", "equipment.factory_serial", "project.name")
 
 
 class Unreachable(Exception):
@@ -138,20 +149,55 @@ class OnlineChecker:
         return checked
 
     def _second_opinion(self, checked: Checked, text: str, now: datetime) -> Checked:
-        """The signature checked here too, with the cached trust list: over a network path that may lie, a
-        signature the cache can prove bad is not taken as good. (A key the cache does not know yet is not
-        proof of anything: new keys arrive with the next sync.)"""
-        answer = checked.answer
-        if self.fallback is None or answer.signature.result is not SignatureResult.VALID:
+        """The service's answer checked here against what the offline data can prove, over a network path
+        (or a service) that may lie: the signature with the offline trust list (a bad signature, or a key
+        the list does not hold, is not taken as good), the certificate's fields from the signed code
+        (the plate is compared with those), and a state the signed feed says cannot be undone (revoked,
+        ended, superseded) over the service's word."""
+        try:
+            local = self.fallback.check(text, now) if self.fallback is not None else None
+        except NoOfflineData:
+            local = None
+        if local is None:
+            checked.notes.append(NOT_CHECKED_LOCALLY)
             return checked
-        local = self.fallback.local_signature(text, now)
-        if local is None or local.result not in BAD_SIGNATURES:
-            return checked
-        checked.answer = replace(answer, signature=replace(answer.signature, result=local.result))
-        checked.notes.append(LOCAL_DISAGREES.format(result=local.result.value))
+        answer, mine = checked.answer, local.answer
+        theirs_sig, my_sig = answer.signature.result, mine.signature.result
+        if my_sig is not theirs_sig and (my_sig in BAD_SIGNATURES or (theirs_sig is SignatureResult.VALID
+                                                                      and my_sig is SignatureResult.UNKNOWN_KEY)):
+            answer = replace(answer, signature=mine.signature)
+            checked.notes.append(LOCAL_DISAGREES.format(result=my_sig.value))
+        if my_sig is SignatureResult.VALID and mine.certificate is not None:
+            certificate, altered = signed_over(answer.certificate, mine.certificate)
+            answer = replace(answer, certificate=certificate)
+            if altered:
+                checked.notes.append(FIELDS_ALTERED.format(fields=", ".join(altered)))
+        if mine.status.state in FINAL_STATES and answer.status.state is not mine.status.state:
+            checked.notes.append(STATE_DISAGREES.format(theirs=answer.status.state.value, mine=mine.status.state.value))
+            answer = replace(answer, status=mine.status)
+        checked.answer = answer
         return checked
 
     def _went_down(self, why: str) -> None:
         self.down = why
         if self.on_fallback:
             self.on_fallback(why)
+
+
+def signed_over(shown: dict[str, Any] | None, signed: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The service's certificate with every signed field taken from the code; the noted fields that differed."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in (shown or {}).items()}
+    altered = []
+    for path in sorted(SIGNED_FIELDS):
+        section, _, name = path.rpartition(".")
+        source = signed.get(section) if section else signed
+        if not isinstance(source, dict) or name not in source:
+            continue
+        target = out.setdefault(section, {}) if section else out
+        if not isinstance(target, dict):
+            target = out[section] = {}
+        if target.get(name) != source[name]:
+            if path in _NOTED_FIELDS and (shown or {}):
+                altered.append(path)
+            target[name] = source[name]
+    return out, altered

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import cv2
 import numpy as np
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -144,40 +145,91 @@ def verdict_line(f: Finding) -> str:
 
 # --- table -----------------------------------------------------------------------------------------
 
-def console_for(stream: TextIO, isatty: bool) -> Console:
+WIDE = 110  # from this width the site gets a column of its own; below it shares the certificate's
+
+
+def console_for(stream: TextIO, isatty: bool, columns: str | None = None) -> Console:
+    """`columns` is $COLUMNS from the command's environment; without it a terminal's own width, else 200."""
+    width = int(columns) if columns and columns.isdigit() and int(columns) >= 40 else None
     return Console(file=stream, force_terminal=isatty, no_color=not isatty, highlight=False, soft_wrap=False,
-                   width=None if isatty else 200, emoji=False)
+                   markup=False, width=width or (None if isatty else 200), emoji=False)
+
+
+def mismatch_lines(f: Finding) -> list[str]:
+    """Each mismatch with what the plate or board said beside what the certificate says."""
+    c = certificate_summary(f.answer)
+    expected = f.checked.expected.to_json()
+    stated = {"record_no": c["record_no"], "factory_serial": c["factory_serial"], "project": c["project"]}
+    return [f"≠ {_MISMATCH_NAMES.get(name, name)}: 铭牌 plate {expected.get(name, '?')} · "
+            f"证书 certificate {stated.get(name) or '—'}" for name in f.answer.mismatches]
 
 
 def print_table(console: Console, run: Run, with_table: bool = True) -> None:
+    """Numbers and verdicts never cut: those columns are at least as wide as their longest unbreakable word and
+    fold rather than end in "…"; below WIDE columns the site and the source move into other columns' cells."""
     if run.findings and with_table:
-        table = Table(show_lines=True, title="起重机械使用登记证书核验 / Crane certificate check")
-        table.add_column("", no_wrap=True)
-        table.add_column("结论 Verdict")
-        table.add_column("证书 Certificate")
-        table.add_column("设备 Crane")
-        table.add_column("工程 Site")
-        table.add_column("状态 Status")
-        table.add_column("来源 Source", no_wrap=True)
+        wide = console.width >= WIDE
+        table = Table(show_lines=True, title="起重机械使用登记证书核验 / Crane certificate check", expand=False)
+        numbers = [_cells(f) for f in run.findings]
+        table.add_column("", no_wrap=True, overflow="fold")
+        table.add_column("结论 Verdict", overflow="fold", min_width=12)
+        table.add_column("证书 Certificate", overflow="fold",
+                         min_width=max(cell_len(n) for cells in numbers for n in cells) if numbers else None)
+        if wide:
+            table.add_column("工程 Site", overflow="fold")
+        table.add_column("状态 Status", overflow="fold", min_width=14)
+        if wide:
+            table.add_column("来源 Source", overflow="fold")
         for f in run.findings:
             verdict = f.answer.verdict
             c = certificate_summary(f.answer)
             style = f"bold {f.mark.colour}"
             verdict_cell = Text(verdict.zh, style=style)
             verdict_cell.append("\n" + verdict.en, style=f.mark.colour)
-            for name in f.answer.mismatches:
-                verdict_cell.append(f"\n≠ {_MISMATCH_NAMES.get(name, name)}", style=f.mark.colour)
-            cert = f"{c['registration_no']} v{c['version']}\n{c['category']} {c['model']}".strip() if c["registration_no"] else \
-                "\n".join(signature_text(f.answer))
-            crane = "\n".join(x for x in (f"备案 {c['record_no']}" if c["record_no"] else "",
-                                          f"出厂 {c['factory_serial']}" if c["factory_serial"] else "") if x)
+            for line in mismatch_lines(f):
+                verdict_cell.append("\n" + line, style=f.mark.colour)
+            for note in f.checked.notes:
+                verdict_cell.append(f"\n⚠ {note}")
+            cert_lines = [*_cells(f)]
+            if c["registration_no"]:
+                cert_lines.append(f"{c['category']} {c['model']}".strip())
+            else:
+                cert_lines.extend(signature_text(f.answer))
             site = "\n".join(x for x in (c["project"], c["position"]) if x)
             zh, en = status_text(f.answer)
-            source = "\n".join((where(f), *source_text(f)))
-            table.add_row(Text(f.mark.icon, style=style), verdict_cell, cert, crane, site, f"{zh}\n{en}", source)
+            source = "\n".join((where(f), *compact_source(f)))
+            status = f"{zh}\n{en}"
+            if not wide:
+                cert_lines.extend(x for x in (c["project"], c["position"]) if x)
+                status = f"{status}\n{source}"
+            row = [Text(f.mark.icon, style=style), verdict_cell, Text("\n".join(x for x in cert_lines if x))]
+            if wide:
+                row.append(Text(site))
+            row.append(Text(status))
+            if wide:
+                row.append(Text(source))
+            table.add_row(*row)
         console.print(table)
     for line in summary_lines(run):
-        console.print(line)
+        console.print(Text(line))
+
+
+def _cells(f: Finding) -> list[str]:
+    """The certificate's numbers, one per line: never wrapped or cut."""
+    c = certificate_summary(f.answer)
+    return [x for x in (f"{c['registration_no']} v{c['version']}" if c["registration_no"] else "",
+                        f"备案 {c['record_no']}" if c["record_no"] else "",
+                        f"出厂 {c['factory_serial']}" if c["factory_serial"] else "") if x]
+
+
+def compact_source(f: Finding) -> tuple[str, str]:
+    """The source in two short lines: online, or offline with the data's age."""
+    if f.answer.status.source is Source.OFFLINE or f.checked.mode == "offline":
+        age = age_text(f.checked.data_age_s)
+        zh, _, en = age.partition(" / ")
+        return (f"离线 数据 {zh}前" if zh and not zh.startswith("时钟") else f"离线 {zh}", f"offline, data {en} old"
+                if en and not zh.startswith("时钟") else f"offline {en}")
+    return ("联网 登记库", "online registry")
 
 
 _MISMATCH_NAMES = {"record_no": "产权备案编号 record no.", "factory_serial": "出厂编号 factory serial",

@@ -56,11 +56,19 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+HOSTILE = "图像过大或已损坏，已跳过 / the image is too large or damaged; skipped"
+
+
 def scan_image(path: Path) -> SourceResult:
+    """The codes in one image file; a file the decoders refuse is an error of this file, never of the batch."""
     try:
         codes = decode_file(path)
     except DecodeError as exc:
         return SourceResult(path, "image", error=exc)
+    except (cv2.error, MemoryError, ValueError, OverflowError):
+        # A header may claim 10^12 pixels in 74 bytes: OpenCV refuses it with an exception of its own, whose
+        # internals mean nothing to an inspector.
+        return SourceResult(path, "image", error=DecodeError(path, HOSTILE))
     return SourceResult(path, "image", [Sighting(c) for c in codes])
 
 

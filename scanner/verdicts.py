@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from keys.answer import MISMATCH_VERDICT, STATE_LABELS, Answer, SignatureResult, State
+from keys.answer import STATE_LABELS, Answer, SignatureResult, State
 
 
 @dataclass(frozen=True)
@@ -103,18 +103,25 @@ BAD_SIGNATURES = frozenset({SignatureResult.INVALID, SignatureResult.MALFORMED, 
                    SignatureResult.KEY_NOT_VALID_AT_ISSUE})
 
 
+# As the public page marks them (verify_api/pages.py), so one certificate never reads ✔ on the laptop and ✖
+# on the phone: a suspended certificate may not be used, and a paper one is to be checked against its original.
+STATE_MARKS = {
+    State.VALID: Mark.OK, State.PAPER_LEGACY: Mark.WARN, State.ENDED: Mark.BAD, State.SUPERSEDED: Mark.BAD,
+    State.REVOKED: Mark.BAD, State.SUSPENDED: Mark.BAD, State.NOT_FOUND: Mark.UNKNOWN, State.UNKNOWN: Mark.UNKNOWN,
+}
+
+
 def mark_for(answer: Answer) -> Mark:
-    verdict = answer.verdict
-    if verdict.ok:
-        return Mark.OK
-    if (verdict.zh, verdict.en) == MISMATCH_VERDICT:
-        return Mark.BAD
     signature, state = answer.signature.result, answer.status.state
-    if signature in BAD_SIGNATURES or state is State.REVOKED:
+    if signature is SignatureResult.MALFORMED:
+        return Mark.UNKNOWN  # another QR code or a damaged one: not evidence of forgery
+    if signature in BAD_SIGNATURES or signature is SignatureResult.UNKNOWN_KEY:
         return Mark.BAD
-    if signature is SignatureResult.UNKNOWN_KEY or state in (State.UNKNOWN, State.NOT_FOUND):
-        return Mark.UNKNOWN
-    return Mark.WARN
+    if answer.mismatches:
+        return Mark.BAD  # a certificate of another crane or site, whatever its state
+    if state is State.VALID and signature is SignatureResult.NOT_APPLICABLE:
+        return Mark.WARN
+    return STATE_MARKS[state]
 
 
 @dataclass

@@ -21,6 +21,7 @@ from keys.record import Record
 from keys.samples import sample_record
 from keys.trustlist import KeyRole, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 from scanner.offline import OfflineCache
+from tests.scanner.offline_data import write_offline
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ofd-samples" / "ofdrw"
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -82,13 +83,11 @@ def issued(pki: DemoPki, tmp_path_factory: pytest.TempPathFactory) -> Issued:
     signed = SignedTrustList.sign(replace(trust, root=root_key.public_key(), issued_at=NOW - timedelta(days=1)),
                                   root_key)
     data_dir = tmp_path_factory.mktemp("scanner-data")
-    cache = OfflineCache.in_data_dir(data_dir)
-    with cache.connect() as db:
-        cache.record_pin(db, root_key.public_key(), NOW - timedelta(days=1), "test")
-        cache.set_meta(db, trust_document=signed.dumps().decode("utf-8"), trust_serial=1, cursor="1-0",
-                       synced_at=(NOW - timedelta(hours=1)).isoformat(timespec="seconds"))
-        cache.apply_entries(db, [{"cursor": "1-0", "registration_no": record.registration_no,
-                                  "version": record.version, "state": "valid", "record_no": record.equipment.record_no,
-                                  "registered_at": (NOW - timedelta(days=2)).isoformat()}])
+    # The offline data as a sync leaves it (signed trust list and feed page); its root is given as CRANE_ROOT_PUB.
+    offline_root = write_offline(OfflineCache.in_data_dir(data_dir), signed.unverified(), [
+        {"registration_no": record.registration_no, "version": record.version, "state": "valid",
+         "record_no": record.equipment.record_no, "registered_at": (NOW - timedelta(days=2)).isoformat()}],
+        NOW - timedelta(hours=1))
+    (data_dir / "root.pub.pem").write_bytes(offline_root.pem())
     document = make_demo_document(record, qr_text, pki.seal, NOW - timedelta(days=1), maker=pki.root)
     return Issued(record, qr_text, document, data_dir)

@@ -38,7 +38,7 @@ def files(issued, pki, tmp_path: Path) -> dict[str, Path]:
 
 
 def _document(args: list[str], issued, **vars: str) -> tuple[ExitStatus, Environment]:
-    env = _env(**vars)
+    env = _env(CRANE_ROOT_PUB=str(issued.data_dir / "root.pub.pem"), **vars)
     status = scan_main(["document", *args, "--data-dir", str(issued.data_dir)], env)
     return status, env
 

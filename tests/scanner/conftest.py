@@ -27,10 +27,13 @@ import pytest
 
 from keys.cli_env import Environment, ExitStatus
 from scanner.cli import main
+from scanner.offline import OfflineCache, OfflineData
+from scanner.pin import PinStore
 from tests.scanner import photos
 from tests.service import process_tree
 
 START_TIMEOUT = 90
+_NO_HOME = Path("/nonexistent/crane-scan-test-home")  # a test that forgets its directories fails instead of using ~
 STOP_TIMEOUT = 20
 
 
@@ -174,10 +177,22 @@ def crane_scan(args: list[str], data_dir: Path | None = None, now: datetime | No
     env_vars = dict(env_vars or {})
     if data_dir is not None:
         env_vars.setdefault("CRANE_DATA_DIR", str(data_dir))
+        # The root pin lives in the user's configuration: one per test's data directory, never the real ~/.config.
+        env_vars.setdefault("XDG_CONFIG_HOME", str(data_dir / "config"))
+    env_vars.setdefault("HOME", str(_NO_HOME))
     env = Environment(stdout=stdout, stderr=stderr, vars=env_vars, stdout_isatty=False,
                       now=(lambda: now) if now is not None else (lambda: datetime.now(UTC)))
     status = main(args, env)
     return Ran(status, stdout.getvalue(), stderr.getvalue())
+
+
+def offline_data(data_dir: Path) -> OfflineData:
+    """The offline data of a data directory synced by crane_scan, loaded and checked as a scan does."""
+    return OfflineCache.in_data_dir(data_dir).load(pins(data_dir).current())
+
+
+def pins(data_dir: Path) -> PinStore:
+    return PinStore(data_dir / "config" / "crane-scan", data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -27,10 +27,11 @@ def test_table_words_icons_and_english(synced: Path, site_photos: list[Photo]) -
     ran = crane_scan([str(by_state[s].path) for s in ("valid", "ended", "revoked", "suspended", "superseded")], synced)
     assert ran.status == ExitStatus.NOT_OK
     for words in ("✔", "证书有效", "Certificate valid", "证书已终止（已办理拆卸告知）", "Certificate ended (dismantled)",
-                  "✖", "证书已撤销", "Certificate revoked", "⚠", "证书已暂扣", "Certificate suspended",
-                  "证书已更正", "数据截至", "data as of", by_state["valid"].entry["registration_no"]):
+                  "✖", "证书已撤销", "Certificate revoked", "证书已暂扣", "Certificate suspended",
+                  "证书已更正", "离线 数据", "offline, data", by_state["valid"].entry["registration_no"]):
         assert words in ran.out, words
     assert "共 5 个二维码" in ran.out and "5 code(s)" in ran.out
+    assert "✔ 通过 1，✖ 不通过 4" in ran.out  # ended, revoked, suspended and superseded: ✖, as on the public page
     assert "\x1b[" not in ran.out  # no colour codes when stdout is not a terminal
 
 
@@ -212,7 +213,8 @@ def test_progress_bar_on_a_terminal(synced: Path, site_photos: list[Photo]) -> N
             return True
 
     stdout, stderr = io.StringIO(), Terminal()
-    env = Environment(stdout=stdout, stderr=stderr, vars={"CRANE_DATA_DIR": str(synced)}, stdout_isatty=False)
+    env = Environment(stdout=stdout, stderr=stderr, vars={"CRANE_DATA_DIR": str(synced),
+                      "XDG_CONFIG_HOME": str(synced / "config")}, stdout_isatty=False)
     status = main(["--json", *(str(p.path) for p in site_photos[:3])], env)
     assert status in (ExitStatus.OK, ExitStatus.NOT_OK)
     assert len(stdout.getvalue().splitlines()) == 3  # JSON on stdout untouched by the bar

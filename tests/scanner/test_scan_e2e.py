@@ -18,8 +18,7 @@ from keys.cli_env import ExitStatus
 from keys.payload import issue
 from keys.record import Record
 from keys.samples import CITIES, sample_record
-from scanner.offline import OfflineCache
-from tests.scanner.conftest import Photo, Service, crane_scan, make_photo
+from tests.scanner.conftest import Photo, Service, crane_scan, make_photo, offline_data
 
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -29,7 +28,7 @@ def _by_file(ran) -> dict[str, dict]:
 
 
 def _synced_at(data_dir: Path) -> datetime:
-    synced = OfflineCache.in_data_dir(data_dir).synced_at()
+    synced = offline_data(data_dir).data_time
     assert synced is not None
     return synced
 
@@ -231,12 +230,12 @@ def test_clock_before_last_sync_is_reported(synced: Path, site_photos: list[Phot
     ran = crane_scan(["--json", str(photo.path)], synced, now=earlier)
     [answer] = ran.json()
     assert answer["clock_before_sync"] is True
-    assert any("设备时钟早于上次同步时间" in n for n in answer["notes"])
+    assert any("设备时钟早于数据时间" in n for n in answer["notes"])
     assert answer["data_age_s"] < 0
-    assert "设备时钟早于上次同步时间" in ran.err
+    assert "设备时钟早于数据时间" in ran.err
     assert answer["status"]["state"] == "valid"
     table = crane_scan([str(photo.path)], synced, now=earlier)
-    assert "设备时钟早于上次同步时间" in table.out
+    assert "设备时钟早于数据时间" in table.out
     normal = crane_scan(["--json", str(photo.path)], synced).json()[0]
     assert normal["clock_before_sync"] is False
 

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import astuple, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +28,7 @@ from keys.trustlist import SignedTrustList
 from scanner.offline import OfflineCache
 from scanner.online import ServiceClient, Unreachable
 from scanner.sync import sync
-from tests.scanner.conftest import Photo, Service, crane_scan
+from tests.scanner.conftest import Photo, Service, crane_scan, offline_data, pins
 
 
 class Stub:
@@ -88,9 +88,10 @@ def _demo_list(service: Service) -> SignedTrustList:
 
 
 def _rows(data_dir: Path) -> list[tuple]:
-    with sqlite3.connect(OfflineCache.in_data_dir(data_dir).path) as db:
-        return list(db.execute("SELECT registration_no, version, state, reason, since, superseded_by, record_no, "
-                               "registered_at FROM certificates ORDER BY registration_no, version"))
+    """The certificates the offline data holds, as loaded and checked for a scan (nothing when it has no pages)."""
+    if pins(data_dir).current() is None or not OfflineCache.in_data_dir(data_dir).exists:
+        return []
+    return [astuple(r) for _, r in sorted(offline_data(data_dir).rows.items())]
 
 
 def _sync(data_dir: Path, server: str, root_pub: str | None = None, *extra: str):
@@ -112,8 +113,9 @@ def test_cache_holds_every_certificate_in_its_registry_state(service: Service, s
             assert row[5] == entry["version"] + 1
     cache = OfflineCache.in_data_dir(synced)
     meta = cache.meta()
-    assert meta["synced_at"] and meta["cursor"] != "0" and meta["server"] == service.url
-    assert cache.pinned_root() == PublicKey.from_pem(Path(service.root_pub).read_bytes())
+    assert meta["last_sync"] and meta["cursor"] != "0" and meta["server"] == service.url
+    assert offline_data(synced).data_time is not None
+    assert pins(synced).current() == PublicKey.from_pem(Path(service.root_pub).read_bytes())
     info = crane_scan(["info"], synced)
     assert info.status == ExitStatus.OK and f"certificate versions: {len(rows)}" in info.out
 
@@ -152,16 +154,18 @@ def test_interrupted_sync_resumes_from_its_cursor(service: Service, synced: Path
     cache = OfflineCache.in_data_dir(tmp_path)
     root = PublicKey.from_pem(Path(service.root_pub).read_bytes())
     client = Flaky(service.url)
+    store = pins(tmp_path)
     with pytest.raises(Unreachable):
-        sync(client, cache, root, lambda: datetime.now(UTC), page_size=10)
-    assert len(_rows(tmp_path)) > 0 and cache.synced_at() is None  # two pages kept, not yet a complete sync
+        sync(client, cache, store, root, lambda: datetime.now(UTC), page_size=10)
+    partial = offline_data(tmp_path)
+    assert len(partial.rows) > 0 and partial.data_time is None  # two pages kept, not yet a complete sync
     cursor = cache.meta()["cursor"]
     asked.clear()
     client.fail_after = None
-    result = sync(client, cache, None, lambda: datetime.now(UTC), page_size=10)
+    result = sync(client, cache, store, None, lambda: datetime.now(UTC), page_size=10)
     assert asked[0] == cursor  # resumed, not restarted
     assert result.pages == len(asked)
-    assert cache.synced_at() is not None
+    assert offline_data(tmp_path).data_time == result.data_time
     assert _rows(tmp_path) == _rows(synced)
 
 
@@ -172,8 +176,7 @@ def test_trust_list_signed_by_another_root_is_refused(service: Service, stub: St
     ran = _sync(tmp_path, stub.url, service.root_pub)
     assert ran.status == ExitStatus.NOT_OK
     assert "trust list refused" in ran.err and "pinned root" in ran.err
-    cache = OfflineCache.in_data_dir(tmp_path)
-    assert cache.pinned_root() is None and cache.synced_at() is None
+    assert pins(tmp_path).current() is None
     assert _rows(tmp_path) == []
     # A list that names the real root but carries only the intruder's signature is refused too.
     real = _demo_list(service)
@@ -191,9 +194,8 @@ def test_root_rotation_by_cross_signature_moves_the_pin(service: Service, stub: 
     ran = _sync(tmp_path, stub.url, service.root_pub)   # --root-pub still names the old root: it is history
     assert ran.status == ExitStatus.OK, ran.err
     assert f"root moved on from {old_root.public_key().kid}" in ran.out
-    cache = OfflineCache.in_data_dir(tmp_path)
-    assert cache.pinned_root() == new_root.public_key()
-    assert [kid for kid, _, _ in cache.pins()] == [old_root.public_key().kid, new_root.public_key().kid]
+    assert pins(tmp_path).current() == new_root.public_key()
+    assert [p.root.kid for p in pins(tmp_path).history()] == [old_root.public_key().kid, new_root.public_key().kid]
 
     # From now on the new root alone is enough ...
     newer = replace(rotated, serial=rotated.serial + 1)
@@ -208,7 +210,7 @@ def test_root_rotation_by_cross_signature_moves_the_pin(service: Service, stub: 
     stub.trust_list = lambda: SignedTrustList.sign(rotated, new_root).dumps()
     older = _sync(tmp_path, stub.url)
     assert older.status == ExitStatus.NOT_OK and "older than the cached serial" in older.err
-    assert cache.pinned_root() == new_root.public_key()
+    assert pins(tmp_path).current() == new_root.public_key()
     # The cache still verifies codes.
     photo = next(p for p in site_photos if p.expected == "valid")
     [answer] = crane_scan(["--json", str(photo.path)], tmp_path).json()
