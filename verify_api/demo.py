@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +226,7 @@ def ensure_seal_keys(data_dir: Path, now: datetime) -> tuple[SealIdentity, dict[
     folder = seal_root_path(data_dir).parent
     folder.mkdir(parents=True, exist_ok=True)
     root = _seal_identity(folder, "seal-root", lambda: make_seal_root(SEAL_ROOT_NAME, now))
-    seals = {c.code: _seal_identity(folder, f"seal-{c.code}", lambda c=c: make_seal_certificate(root, c.authority, now))
+    seals = {c.code: _seal_identity(folder, f"seal-{c.code}", partial(make_seal_certificate, root, c.authority, now))
              for c in CITIES}
     return root, seals
 

@@ -144,7 +144,7 @@ def check_upload() -> FileCheck:
         raise _too_large(config.max_file)
     if not data:
         raise FileRefused(400, "missing_file", "请选择要核验的文件", "choose a file to check")
-    name = _file_name(upload.filename if upload else "")
+    name = _file_name(upload.filename or "" if upload else "")
     now = config.now()
     roots = _documents().roots
     try:
