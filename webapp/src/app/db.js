@@ -49,8 +49,12 @@ export class OfflineStore {
     return committed(tx);
   }
 
-  /** Stores one verified page: the signed document, its entries folded into the rows, the new position. */
-  async storePage(since, signedPage, entries, position) {
+  /**
+   * Stores one verified page: the signed document, its entries folded into the rows, the new position.
+   * `fresh`: the keys written so far by a sync that began on an empty store (or null): a version not among
+   * them has no stored row to fold into, so it is written without reading first.
+   */
+  async storePage(since, signedPage, entries, position, fresh = null) {
     // Relaxed durability: still all or nothing, only not flushed to disk before the next page. Lost in a crash,
     // a page is fetched again from the cursor that was stored with the rows before it.
     const tx = this.db.transaction(["pages", "rows", "meta"], "readwrite", { durability: "relaxed" });
@@ -64,11 +68,21 @@ export class OfflineStore {
       if (!byKey.has(key)) byKey.set(key, []);
       byKey.get(key).push(entry);
     }
-    for (const group of byKey.values()) {
+    for (const [key, group] of byKey) {
+      const fold = (stored) => group.reduce((row, entry) => foldEntry(row, entry), stored);
+      if (fresh && !fresh.has(key)) {
+        fresh.add(key);
+        rows.put(fold(null));
+        continue;
+      }
       const read = rows.get([String(group[0].registration_no), Number(group[0].version)]);
-      read.onsuccess = () => rows.put(group.reduce((row, entry) => foldEntry(row, entry), read.result || null));
+      read.onsuccess = () => rows.put(fold(read.result || null));
     }
     return committed(tx);
+  }
+
+  async rowCount() {
+    return done(this.db.transaction("rows").objectStore("rows").count());
   }
 
   /** What the core's offline answers read: dataTime, get(registrationNo, version), latest(registrationNo). */

@@ -23,6 +23,7 @@ export async function sync(store, config, { now = () => Date.now(), onPage = () 
   await store.setMeta({ trust: document, pin: trust.root.publicKey, trust_serial: trust.serial });
 
   let position = (await store.meta("position")) || null;
+  const fresh = (await store.rowCount()) === 0 ? new Set() : null; // a first sync need not read before writing
   let pages = 0;
   let entries = 0;
   for (;;) {
@@ -31,7 +32,7 @@ export async function sync(store, config, { now = () => Date.now(), onPage = () 
     const page = await verifyFeedPage(signed, trust);
     const advanced = advanceFeed(position, page, since);
     position = { cursor: advanced.cursor, generatedAt: advanced.generatedAt };
-    await store.storePage(since, signed, advanced.entries, position);
+    await store.storePage(since, signed, advanced.entries, position, fresh);
     pages += 1;
     entries += advanced.entries.length;
     onPage({ pages, entries });
