@@ -93,9 +93,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
                   deduct_when=lambda r: r.status_code == 401)(inspections_api.bp)
     # Enrolment codes are guessed at per address; a code that works costs nothing.
     limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 404)(inspections_api.enrol_bp)
-    limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(supervise.signin)
+    limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(supervise.signin_bp)
     for blueprint in (api.bp, issuer_api.bp, ops.bp, pages.bp, scan_app.bp, inspections_api.bp,
-                      inspections_api.enrol_bp, supervise.bp, documents_api.page_bp, documents_api.api_bp):
+                      inspections_api.enrol_bp, supervise.bp, supervise.signin_bp, documents_api.page_bp,
+                      documents_api.api_bp):
         app.register_blueprint(blueprint)
     errors.install(app)
 

@@ -147,3 +147,8 @@ def test_the_session_cookie_is_only_the_session(client, supervisor, redis_client
     sign_in(client, supervisor)
     sid = client.get_cookie(COOKIE, path="/supervise").value
     assert not any(sid.encode() in k for k in redis_client.keys("*"))  # stored hashed
+
+
+def test_guessing_at_the_sign_in_is_rate_limited(client, supervisor):
+    statuses = [sign_in(client, "crv_000000000000_" + "x" * 43).status_code for _ in range(21)]
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429

@@ -105,12 +105,14 @@ def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustLis
         except InspectionError as exc:
             results[n] = Result(record_id(raw), Outcome.REFUSED, reason=str(exc))
     # Ids stored before (a retry) or given twice in this batch are duplicates, answered with their flags.
+    ids = [a.item.id for a in accepted.values()]
+    known = {rid for rid, there in zip(ids, inspections.exists(province, ids), strict=True) if there}
+    earlier = {i.record.id: i for i in inspections.many(province, sorted(known))}
     seen: set[str] = set()
-    for n, known in zip(list(accepted), inspections.exists(province, [a.item.id for a in accepted.values()]),
-                        strict=True):
+    for n in list(accepted):
         rid = accepted[n].item.id
-        if known or rid in seen:
-            stored = inspections.get(province, rid) if known else None
+        if rid in known or rid in seen:
+            stored = earlier.get(rid)
             mine = stored is not None and stored.inspector.token_id == inspector.token_id  # others' flags are theirs
             results[n] = Result(rid, Outcome.DUPLICATE, stored.flags if mine else ())
             del accepted[n]

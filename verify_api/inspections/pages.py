@@ -30,21 +30,27 @@ from .record import FLAG_WORDS, Flag
 from .store import StoredInspection, province_of
 
 bp = Blueprint("supervise", __name__, url_prefix="/supervise")
+# Sign-in attempts are rate limited as a blueprint of their own (Flask-Limiter limits blueprints or
+# functions decorated before they are registered).
+signin_bp = Blueprint("supervise_signin", __name__, url_prefix="/supervise")
 COOKIE = "crane_supervise"
 CHINA = timezone(timedelta(hours=8))
 SCAN_LIMIT = 5000  # records read per list; a narrower date range reaches further back
 SHOWN = 200
 
 
-@bp.errorhandler(Exception)
 def _error(exc: Exception):
     return page_error(exc)
 
 
-@bp.after_request
 def _private(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+for _blueprint in (bp, signin_bp):
+    _blueprint.register_error_handler(Exception, _error)
+    _blueprint.after_request(_private)
 
 
 def signed_in(view):
@@ -53,7 +59,7 @@ def signed_in(view):
         s = services()
         session = parts().sessions.get(request.cookies.get(COOKIE, ""), s.config.now())
         if session is None or session.principal.role is not Role.SUPERVISOR:
-            return redirect(url_for("supervise.signin"), 303)
+            return redirect(url_for("supervise.signin_form"), 303)
         g.session = session
         return view(*args, **kwargs)
     return wrapper
@@ -73,7 +79,7 @@ def signin_form():
     return render_template("supervise/signin.html", failed=False)
 
 
-@bp.post("/signin")
+@signin_bp.post("/signin")
 def signin():
     s = services()
     if not _same_site():
@@ -95,7 +101,7 @@ def signin():
 def signout():
     _check_csrf()
     parts().sessions.close(request.cookies.get(COOKIE, ""))
-    response = redirect(url_for("supervise.signin"), 303)
+    response = redirect(url_for("supervise.signin_form"), 303)
     response.delete_cookie(COOKIE, path="/supervise", httponly=True, samesite="Strict")
     return response
 

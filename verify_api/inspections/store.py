@@ -135,7 +135,8 @@ class InspectionStore(StorePart):
         data = self.transport.read(lambda r: r.hgetall(keyspace.inspection(province, inspection_id.lower())))
         return StoredInspection.from_fields(data) if data else None
 
-    def _many(self, province: str, ids: Iterable[str]) -> list[StoredInspection]:
+    def many(self, province: str, ids: Iterable[str]) -> list[StoredInspection]:
+        """The records with these ids, in one round trip; ids not stored are left out."""
         ids = list(ids)
         if not ids:
             return []
@@ -162,13 +163,13 @@ class InspectionStore(StorePart):
         low = str(_score(start)) if start else "-inf"
         ids = self.transport.read(lambda r: r.zrevrangebyscore(keyspace.inspections_received(province), high, low,
                                                                start=0, num=limit))
-        return self._many(province, ids)
+        return self.many(province, ids)
 
     def of_certificate(self, province: str, registration_no: str, limit: int = 1000) -> list[StoredInspection]:
         """One certificate's inspections in the province, the latest check first."""
         members = self.transport.read(lambda r: r.zrevrange(keyspace.inspections_of(province, registration_no), 0,
                                                             limit - 1))
-        return self._many(province, (m.split(" ", 1)[0] for m in members))
+        return self.many(province, (m.split(" ", 1)[0] for m in members))
 
     def sightings(self, province: str, wanted: list[tuple[str, datetime]], window: timedelta,
                   most: int = 50) -> list[list[Sighting]]:
@@ -200,7 +201,7 @@ class InspectionStore(StorePart):
         rows = self.transport.read(lambda r: r.xrange(keyspace.inspection_log(province), start, "+", count=count))
         if not rows:
             return [], after, False
-        return self._many(province, (f["id"] for _, f in rows)), rows[-1][0], len(rows) == count
+        return self.many(province, (f["id"] for _, f in rows)), rows[-1][0], len(rows) == count
 
     def purge(self, before: datetime) -> tuple[int, list[str]]:
         """Delete the records received before `before` in every province: (how many, their photos' refs)."""
@@ -209,7 +210,7 @@ class InspectionStore(StorePart):
             received = keyspace.inspections_received(province)
             ids = self.transport.read(lambda r, k=received: r.zrangebyscore(k, "-inf", "(" + str(_score(before))))
             for start in range(0, len(ids), 500):
-                chunk = self._many(province, ids[start:start + 500])
+                chunk = self.many(province, ids[start:start + 500])
                 photos += [i.photo for i in chunk if i.photo]
                 ops = [Op.command("DEL", keyspace.inspection(province, i.record.id)) for i in chunk]
                 ops += [Op.command("ZREM", keyspace.inspections_of(province, i.found.registration_no or "-"),
