@@ -66,3 +66,22 @@ test("an update may not go back to a lower serial, nor change a list under the s
   const sameSerial = signTrustList({ ...LIST.list, issued_at: "2026-11-02T09:00:00+08:00" }, root);
   await assert.rejects(checkTrustListUpdate(sameSerial, ROOT, LIST_BYTES), /differs from the cached list/);
 });
+
+test("number spaces, contacts and a malformed root read as keys/trustlist.py reads them", async () => {
+  const trust = await loadTrustList(LIST_BYTES, ROOT);
+  assert.deepEqual(trust.issuer("210100").numberPrefixes, ["辽A-"]);
+  const root = testKey("root-2026");
+  const issuers = (change) => LIST.list.issuers.map((i, n) => (n === 0 ? { ...i, ...change } : i));
+  const withContact = signTrustList({ ...LIST.list, issuers: issuers({ contact: { phone: "024-1", url: "https://a.example.cn/" } }) }, root);
+  assert.deepEqual((await loadTrustList(withContact, ROOT)).issuer("210100").contact,
+    { phone: "024-1", address: "", url: "https://a.example.cn/" });
+  for (const change of [{ contact: { url: "javascript:alert(1)" } }, { contact: { email: "a@b" } }, { contact: [] },
+    { number_prefixes: "辽A-" }, { number_prefixes: [""] }, { number_prefixes: [1] }]) {
+    await assert.rejects(loadTrustList(signTrustList({ ...LIST.list, issuers: issuers(change) }, root), ROOT), TrustListError,
+      JSON.stringify(change));
+  }
+  for (const bad of [[], {}, "", 0, false]) {
+    await assert.rejects(loadTrustList(signTrustList({ ...LIST.list, root: bad }, root), ROOT), /malformed trust list/,
+      JSON.stringify(bad));
+  }
+});
