@@ -9,7 +9,7 @@ import io
 import pytest
 
 from verify_api.inspections.export import cell
-from verify_api.inspections.pages import COOKIE
+from verify_api.inspections.pages import CHINA, COOKIE
 from verify_api.store.tokens import Role
 
 from .conftest import bearer, by_state, jpeg, make_token, record
@@ -152,3 +152,21 @@ def test_the_session_cookie_is_only_the_session(client, supervisor, redis_client
 def test_guessing_at_the_sign_in_is_rate_limited(client, supervisor):
     statuses = [sign_in(client, "crv_000000000000_" + "x" * 43).status_code for _ in range(21)]
     assert statuses[:20] == [401] * 20 and statuses[20] == 429
+
+
+def test_filters_by_issuer_inspector_and_date(client, store, clock, supervisor, uploaded, manifest):
+    sign_in(client, supervisor)
+    everything = client.get("/supervise/").get_data(as_text=True)
+    assert all(item["id"] in everything for item in uploaded.values())
+    shenyang_only = client.get("/supervise/?issuer=2101").get_data(as_text=True)
+    for item in uploaded.values():
+        issuer_is_shenyang = item["qr"] in {c.get("qr_text") for c in manifest["certificates"]
+                                            if c["registration_no"].startswith("辽A")}
+        assert (item["id"] in shenyang_only) == issuer_is_shenyang
+    assert "没有符合条件" in client.get("/supervise/?inspector=nobody").get_data(as_text=True)
+    today = clock.now.astimezone(CHINA).date()
+    assert uploaded["plain"]["id"] in client.get(f"/supervise/?from={today}&to={today}").get_data(as_text=True)
+    tomorrow = today.fromordinal(today.toordinal() + 1)
+    assert uploaded["plain"]["id"] not in client.get(f"/supervise/?from={tomorrow}").get_data(as_text=True)
+    assert uploaded["plain"]["id"] not in client.get(f"/supervise/?to={today.fromordinal(today.toordinal() - 1)}"
+                                                     ).get_data(as_text=True)

@@ -80,7 +80,7 @@ def _rfc3339(value: Any) -> datetime:
 
 
 Text = Annotated[str, Strict()]
-Number = Annotated[float, Strict()]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,8 @@ def _why(found: ErrorDetails) -> str:
         return "须为 UUID / must be a UUID"
     if kind in ("float_type", "int_type", "int_from_float"):
         return "须为数字 / must be a number"
+    if kind == "finite_number":
+        return "须为有限的数字 / must be a finite number"
     if kind in ("greater_than_equal", "less_than_equal"):
         return f"超出范围 / out of range ({found['msg']})"
     if kind == "enum":
