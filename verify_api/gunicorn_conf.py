@@ -2,26 +2,17 @@
 
 import os
 
-from gunicorn.workers.sync import SyncWorker
 from prometheus_client import multiprocess
 
-# A sync worker serves one connection at a time and, as gunicorn ships, waits for a client's request
-# without limit: a handful of connections that send half a request hold every worker until the
-# master kills them (timeout, 30 s), and then the next ones do the same. Each read of a request gets
-# this long instead; a slow client costs a worker seconds, not the service. (In production a buffering
-# reverse proxy in front is still the real answer to slow clients: docs/security.md.)
-READ_TIMEOUT_S = float(os.environ.get("CRANE_READ_TIMEOUT", "5"))
+from verify_api.http_worker import GatheringThreadWorker
 
-
-class ReadTimeoutSyncWorker(SyncWorker):
-    def accept(self, listener):
-        client, addr = listener.accept()
-        client.settimeout(READ_TIMEOUT_S)
-        self.handle(listener, client, addr)
-
-
+# Threads run whole requests only: each worker's event loop reads requests in and holds idle kept-alive
+# connections, closing any that send slower than a minimum rate (verify_api/http_worker.py). In production
+# nginx in front buffers requests as well (docs/deployment.md).
 workers = int(os.environ.get("CRANE_WORKERS", "2"))
-worker_class = ReadTimeoutSyncWorker
+worker_class = GatheringThreadWorker
+threads = int(os.environ.get("CRANE_THREADS", "4"))
+worker_connections = 1000
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,19 +34,23 @@ class VerificationCache:
         self.size = size
         self._trust: TrustList | None = None
         self._entries: OrderedDict[str, Verification] = OrderedDict()
+        self._lock = threading.Lock()   # a worker's threads share it
 
     def verify(self, text: str, trust: TrustList, now: datetime) -> Verification:
-        if trust is not self._trust:
-            self._trust, self._entries = trust, OrderedDict()
-        found = self._entries.get(text)
-        if found is not None:
-            self._entries.move_to_end(text)
-            return found
+        with self._lock:
+            if trust is not self._trust:
+                self._trust, self._entries = trust, OrderedDict()
+            found = self._entries.get(text)
+            if found is not None:
+                self._entries.move_to_end(text)
+                return found
         result = verify_at(text, trust, now)
         if result.result is not SignatureResult.KEY_NOT_VALID_AT_ISSUE:
-            self._entries[text] = result
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            with self._lock:
+                if trust is self._trust:
+                    self._entries[text] = result
+                    if len(self._entries) > self.size:
+                        self._entries.popitem(last=False)
         return result
 
 
