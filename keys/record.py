@@ -158,6 +158,8 @@ def _credit_code(value: Any, info: ValidationInfo) -> str | None:
 
 def format_characters(text: str) -> list[str]:
     """The invisible format characters (Unicode category Cf: zero-width, bidi controls) in a text, as U+XXXX."""
+    if text.isprintable():  # no Cf character is printable: most texts are done here, in C
+        return []
     return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cf"]
 
 
