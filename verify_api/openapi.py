@@ -236,9 +236,10 @@ def spec(public_url: str) -> dict[str, Any]:
                 "summary": "A completed dismantling notice (拆卸告知) ends the certificate",
                 "operationId": "dismantling", "security": bearer, "parameters": [_REG_PATH],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["completed_at"], "properties": {
+                    "type": "object", "required": ["completed_at", "notice_no"], "properties": {
                         "completed_at": {"type": "string", "format": "date-time"},
-                        "notice_no": {"type": "string", "maxLength": 64}}}}}},
+                        "notice_no": {"type": "string", "minLength": 1, "maxLength": 64,
+                                      "description": "拆卸告知编号 / the dismantling notice's number"}}}}}},
                 "responses": {"200": _json("Change", "Ended"), **_errors(400, 401, 403, 404, 409, 413, 415,
                                                                             429, 503)}}},
             "/api/v1/issuer/certificates/{registration_no}/corrections": {"post": {
@@ -247,8 +248,8 @@ def spec(public_url: str) -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     **_SIGNED_RECORD, "required": ["record", "reason"],
                     "properties": {**_SIGNED_RECORD["properties"], "reason": _REASON}}}}},
-                "responses": {"201": _json("Change", "Corrected"), **_errors(400, 401, 403, 404, 409, 413, 415,
-                                                                                422, 429, 503)}}},
+                "responses": {"201": _json("Change", "Corrected"), "200": _json("Change", "Already corrected (a retry)"),
+                              **_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}}},
             "/api/v1/issuer/audit": {"get": {
                 "summary": "The issuer's audit entries", "operationId": "audit", "security": bearer,
                 "parameters": [{"name": "since", "in": "query", "schema": _CURSOR}],
