@@ -9,6 +9,7 @@ as the source, so the loop is tested with a fake one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -143,6 +144,19 @@ def open_window(env_vars: Mapping[str, str]) -> Window | None:
         return None
 
 
-def open_camera(index: int) -> cv2.VideoCapture:
-    """The camera by index (tests replace this with a video file's capture)."""
-    return cv2.VideoCapture(index)
+NO_CAMERA = "未找到摄像头 {index} / no camera {index}: 请检查摄像头是否连接、是否被其他程序占用 / check that it is connected and not in use"
+
+
+def open_camera(index: int, devices: Path = Path("/dev")) -> cv2.VideoCapture | None:
+    """The camera by index, or None when there is none (tests replace this with a video file's capture).
+
+    OpenCV reports a missing camera by writing its own warnings to the process's stderr; they mean nothing to
+    an inspector, so on Linux the device node is looked for first, and OpenCV's log is silenced while it opens."""
+    if sys.platform.startswith("linux") and not (devices / f"video{index}").exists():
+        return None
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(index)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)

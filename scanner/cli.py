@@ -21,7 +21,7 @@ import json
 import re
 import sys
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -286,7 +286,8 @@ class _Scanner:
                     progress.advance(task)
                 if result.error is not None:
                     self.run.unreadable.append((str(path), result.error.reason))
-                    self.env.err(f"{PROG}: skipped {path}: {result.error.reason}")
+                    if self.as_json:  # otherwise the summary under the table names it, once
+                        self.env.err(f"{PROG}: skipped {path}: {result.error.reason}")
                     continue
                 readable += 1
                 if not result.sightings:
@@ -305,9 +306,10 @@ class _Scanner:
 
     def camera(self, index: int, max_frames: int | None) -> int:
         capture = camera.open_camera(index)
-        if not capture.isOpened():
-            capture.release()
-            raise click.ClickException(f"camera {index} cannot be opened")
+        if capture is None or not capture.isOpened():
+            if capture is not None:
+                capture.release()
+            raise click.ClickException(camera.NO_CAMERA.format(index=index))
         window = camera.open_window(self.env.vars)
         label = f"camera:{index}"
         pairs: list[tuple[Sighting, Finding]] = []
@@ -458,7 +460,7 @@ def info(env: Environment, data_dir: str | None, root_pub: str | None, max_age: 
     env.out(f"offline data: {cache.path}")
     env.out(f"server: {cache.meta().get('server', '?')}")
     for pin in pins.history():
-        env.out(f"root {pin.root.kid} pinned {pin.pinned_at} ({pin.how}) in {pins.path}")
+        env.out(f"root {pin.root.kid} pinned {china(datetime.fromisoformat(pin.pinned_at))} (UTC+8, {pin.how}) in {pins.path}")
     try:
         data = OfflineChecker(cache, root_of(env, where, root_pub), allowed).ready()
     except NoOfflineData as exc:

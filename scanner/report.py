@@ -165,16 +165,18 @@ def mismatch_lines(f: Finding) -> list[str]:
 
 
 def print_table(console: Console, run: Run, with_table: bool = True) -> None:
-    """Numbers and verdicts never cut: those columns are at least as wide as their longest unbreakable word and
-    fold rather than end in "…"; below WIDE columns the site and the source move into other columns' cells."""
+    """Numbers and verdicts never cut: those columns are as wide as their longest line and fold rather than end in
+    "…"; below WIDE columns the site and the source move into other columns' cells."""
     if run.findings and with_table:
         wide = console.width >= WIDE
         table = Table(show_lines=True, title="起重机械使用登记证书核验 / Crane certificate check", expand=False)
-        numbers = [_cells(f) for f in run.findings]
-        table.add_column("", no_wrap=True, overflow="fold")
-        table.add_column("结论 Verdict", overflow="fold", min_width=12)
-        table.add_column("证书 Certificate", overflow="fold",
-                         min_width=max(cell_len(n) for cells in numbers for n in cells) if numbers else None)
+        numbers = max((cell_len(n) for f in run.findings for n in _cells(f)), default=0)
+        verdicts = max(cell_len(f.answer.verdict.zh) for f in run.findings)
+        # Fixed widths for these three (rich shares out only what is left): a minimum alone is not kept when the
+        # table is squeezed, and the table is then cropped at the terminal's edge.
+        table.add_column("", no_wrap=True, width=1)
+        table.add_column("结论 Verdict", overflow="fold", width=min(max(verdicts, 12), 30))
+        table.add_column("证书 Certificate", overflow="fold", width=max(numbers, 16))
         if wide:
             table.add_column("工程 Site", overflow="fold")
         table.add_column("状态 Status", overflow="fold", min_width=14)
@@ -261,7 +263,15 @@ def json_line(f: Finding) -> str:
 CSV_FIELDS = ("file", "frame", "time_s", "ok", "icon", "verdict_zh", "verdict_en", "signature", "state",
               "status_reason", "since", "source", "data_time", "mode", "data_age_s", "registration_no", "version",
               "category", "model", "record_no", "factory_serial", "project", "position", "user", "issuer",
-              "mismatches", "notes", "checked_at", "engine", "text", "points")
+              "mismatches", "expected_record_no", "expected_factory_serial", "expected_project", "notes", "checked_at",
+              "engine", "text", "points")
+# A cell a spreadsheet would read as a formula (or as the start of one after a tab or CR); see OWASP "CSV Injection".
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+    """A text cell that a spreadsheet shows as the text it is: a leading apostrophe before a formula start."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def csv_row(f: Finding) -> dict[str, Any]:
@@ -277,7 +287,9 @@ def csv_row(f: Finding) -> dict[str, Any]:
         "registration_no": c["registration_no"], "version": c["version"], "category": c["category"],
         "model": c["model"], "record_no": c["record_no"], "factory_serial": c["factory_serial"],
         "project": c["project"], "position": c["position"], "user": c["user"], "issuer": c["issuer"],
-        "mismatches": ";".join(a.mismatches), "notes": " | ".join(f.checked.notes),
+        "mismatches": ";".join(a.mismatches), "expected_record_no": f.checked.expected.record_no,
+        "expected_factory_serial": f.checked.expected.factory_serial, "expected_project": f.checked.expected.project,
+        "notes": " | ".join(f.checked.notes),
         "checked_at": a.to_json()["checked_at"], "engine": f.engine, "text": f.text,
         "points": json.dumps(f.points),
     }
@@ -290,7 +302,7 @@ def write_csv(path: Path, findings: Sequence[Finding]) -> None:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for f in findings:
-            writer.writerow(csv_row(f))
+            writer.writerow({k: cell(v) for k, v in csv_row(f).items()})
 
 
 # --- HTML report -----------------------------------------------------------------------------------
@@ -330,7 +342,13 @@ th{background:#f3f3f3} td.thumb img{max-width:180px;display:block}
 .icon{font-size:1.6em} dl{margin:0} dt{float:left;clear:left;color:#666;margin-right:.4em} dd{margin:0}
 td{overflow-wrap:anywhere} td.verdict{min-width:11em} td.status{min-width:12em} td.source{min-width:12em}
 td.file{max-width:16em}
+@media (max-width:640px){
+body{margin:.6em;overflow-wrap:anywhere} table,thead,tbody,tr,td{display:block} thead{display:none}
+tr{margin-bottom:.8em;border:1px solid #ccc} td{border:0;border-top:1px solid #e3e3e3;min-width:0!important;max-width:none}
+td.thumb img{max-width:100%}
+}
 """
+# Below 640 px (a phone) each code's row becomes a card of stacked cells: the report fits 390 px with no sideways scroll.
 
 _ROW_CLASS = {Mark.OK: "ok", Mark.BAD: "bad", Mark.WARN: "warn", Mark.UNKNOWN: "unknown"}
 
@@ -360,7 +378,7 @@ def render_html(run: Run, now: datetime, title: str = "起重机械使用登记�
         if not c["registration_no"]:  # not one of ours: what the code says helps (a look-alike site's URL)
             fields.append(("二维码内容 QR text", f.text if len(f.text) <= 200 else f.text[:200] + "…"))
         cert = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in fields if v) or "<dd>—</dd>"
-        mism = "".join(f'<div class="note">≠ {_e(_MISMATCH_NAMES.get(m, m))}</div>' for m in a.mismatches)
+        mism = "".join(f'<div class="note">{_e(line)}</div>' for line in mismatch_lines(f))
         notes = "".join(f'<div class="note">⚠ {_e(n)}</div>' for n in f.checked.notes)
         reason = a.status.reason
         img = run.thumbnails.get(id(f), "")

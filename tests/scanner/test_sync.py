@@ -15,7 +15,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import astuple, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -256,3 +256,44 @@ def test_unreachable_server(tmp_path: Path, service: Service) -> None:
     assert "cannot sync" in ran.err
     bad = _sync(tmp_path, "ftp://example.com", service.root_pub)
     assert bad.status == ExitStatus.ERROR
+
+
+def test_a_replayed_old_page_does_not_make_old_data_fresh(service: Service, stub: Stub, tmp_path: Path,
+                                                          site_photos: list[Photo]) -> None:
+    """Issue 10.6: the last page of a sync, captured and served back 30 days later, is validly signed; the data
+    then stays as old as that page says, so --max-age still protects. Older pages and cursors going back
+    are refused."""
+    captured: list[bytes] = []
+
+    def recording(query: str) -> bytes:
+        captured.append(stub._upstream("/api/v1/status-feed?" + query))
+        return captured[-1]
+
+    stub.feed = recording
+    assert _sync(tmp_path, stub.url, service.root_pub).status == ExitStatus.OK
+    assert _sync(tmp_path, stub.url).status == ExitStatus.OK  # its one page: empty, at the cursor reached
+    data_time = offline_data(tmp_path).data_time
+    assert data_time is not None
+    later = data_time + timedelta(days=30)
+    stub.feed = lambda query: captured[-1]
+    replayed = crane_scan(["sync", "--server", stub.url], tmp_path, now=later)
+    assert replayed.status == ExitStatus.OK, replayed.err
+    assert offline_data(tmp_path).data_time == data_time  # the signed time, not the sync's
+    info = crane_scan(["info", "--max-age", "7d"], tmp_path, now=later)
+    assert info.status == ExitStatus.NOT_OK and "older than the allowed" in info.out
+    valid = next(p for p in site_photos if p.expected == "valid")
+    [answer] = crane_scan(["--json", str(valid.path), "--max-age", "7d"], tmp_path, now=later).json()
+    assert answer["status"]["state"] == "unknown" and answer["verdict"]["ok"] is False
+
+    feed_key = PrivateKey.from_pem((service.data_dir / "keys" / "feed.key.pem").read_bytes())
+    cursor = offline_data(tmp_path).cursor
+    older = {"format": 1, "since": cursor, "next": cursor, "more": False, "entries": [],
+             "generated_at": (data_time - timedelta(days=1)).isoformat()}
+    stub.feed = lambda query: json.dumps(sign_page(older, feed_key)).encode()
+    refused = crane_scan(["sync", "--server", stub.url], tmp_path, now=later)
+    assert refused.status == ExitStatus.NOT_OK and "older than the newest page" in refused.err
+    behind = {**older, "next": "1-0", "generated_at": later.isoformat()}
+    stub.feed = lambda query: json.dumps(sign_page(behind, feed_key)).encode()
+    refused = crane_scan(["sync", "--server", stub.url], tmp_path, now=later)
+    assert refused.status == ExitStatus.NOT_OK and "behind" in refused.err
+    assert offline_data(tmp_path).data_time == data_time
