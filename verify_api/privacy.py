@@ -6,13 +6,11 @@ Company names and unified social credit codes are public business registration d
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from keys.record import Record
 
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)\d{4}(\d{3,4})(?!\d)")
 
 # Fields that hold a person rather than an organisation.
 _PERSON_FIELDS = {("supervisor", "engineer")}
@@ -33,10 +31,62 @@ def mask_phone(phone: str) -> str:
 
 
 def scrub(text: str) -> str:
-    """Mask phone and ID numbers wherever they appear in free text."""
-    text = _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(2), text)
-    text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-    return _LANDLINE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
+    """Mask phone and ID numbers wherever they appear in free text, however they are written."""
+    return _RUN.sub(_mask_groups, text) if _ANY_DIGIT.search(text) else text
+
+
+# Digit groups (any script's digits, an ID number's final X) joined by at most three separator characters (" - "): spaces
+# (ideographic too), dashes of every kind, brackets and invisible characters. Not dots: they join the
+# parts of identifiers and decimals, never a phone number as people write one here.
+_SEPARATOR = r"[\s\u200b-\u200d\u2060\ufeff\-‐‑‒–—―−﹣－()（）]"
+_GROUP = re.compile(r"\d+[XxＸｘ]?")
+_RUN = re.compile(rf"(?<!\d)\d+[XxＸｘ]?(?:{_SEPARATOR}{{1,3}}\d+[XxＸｘ]?)*")
+_ANY_DIGIT = re.compile(r"\d")
+_PLAIN_MOBILE = re.compile(r"(?:0086|86)?(1[3-9]\d{9})")
+_PLAIN_ID = re.compile(r"\d{17}[\dX]")
+_LONGEST = 20  # digits: more than any number masked here, with a country prefix
+
+
+def _mask_groups(run: re.Match[str]) -> str:
+    """Mask every sequence of whole groups in a run that spells a phone or ID number."""
+    text = run.group()
+    groups = [(m.start(), m.end(), _ascii(m.group())) for m in _GROUP.finditer(text)]
+    pieces, done, i = [], 0, 0
+    while i < len(groups):
+        found = None
+        digits = ""
+        for j in range(i, len(groups)):
+            digits += groups[j][2]
+            if len(digits) > _LONGEST:
+                break
+            masked = _masked_number(digits, len(groups[i][2]))
+            if masked is not None:
+                found = (j, masked)
+        if found is None:
+            i += 1
+            continue
+        j, masked = found
+        pieces += [text[done:groups[i][0]], masked]
+        done, i = groups[j][1], j + 1
+    return "".join(pieces) + text[done:] if pieces else text
+
+
+def _masked_number(digits: str, first_group: int) -> str | None:
+    if m := _PLAIN_MOBILE.fullmatch(digits):
+        return digits[:len(digits) - 11] + m.group(1)[:3] + "****" + digits[-4:]
+    if _PLAIN_ID.fullmatch(digits):
+        return digits[:6] + "********" + digits[-4:]
+    if digits.startswith("0") and 10 <= len(digits) <= 12:
+        # the area code is the first group, or (written together) 3 digits for 010 and 02x, else 4
+        area = first_group if first_group < len(digits) else (3 if digits[1] in "12" else 4)
+        if area in (3, 4) and 7 <= len(digits) - area <= 8:
+            return digits[:area] + "-****" + digits[-4:]
+    return None
+
+
+def _ascii(group: str) -> str:
+    """Full-width and other scripts' digits as ASCII, the check character as X."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else "X" for c in group)
 
 
 def mask_record(record: Record) -> dict[str, Any]:
