@@ -11,7 +11,6 @@ from typing import Any
 
 from keys.record import Record
 
-
 # Fields that hold a person rather than an organisation.
 _PERSON_FIELDS = {("supervisor", "engineer")}
 _PHONE_FIELDS = {("supervisor", "phone")}
