@@ -30,6 +30,7 @@ from keys.algorithms import Alg, PrivateKey
 from keys.payload import issue, verify_at
 from keys.record import Record
 from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustedKey, TrustList
+from scanner.pin import PinStore
 from tests.reliability.live import BASE_URL, LiveService, bearer, quoted
 from verify_api import demo
 
@@ -168,12 +169,13 @@ def test_a_retired_key_still_verifies_what_it_signed(make_app, demo_keys, data_d
 
 def _scan(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(Path(sys.executable).with_name("crane-scan")), *args, "--data-dir", str(data_dir)],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "CRANE_ROOT_PUB": ""})
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CRANE_ROOT_PUB": "", "XDG_CONFIG_HOME": str(data_dir / "config")})
 
 
 def _pins(scanner_dir: Path) -> list[str]:
-    with sqlite3.connect(scanner_dir / "scanner" / "offline.sqlite") as db:
-        return [row[0] for row in db.execute("SELECT kid FROM pins ORDER BY rowid")]
+    # The scanner keeps its root pins in the user's configuration directory, apart from its data.
+    return [pin.root.kid for pin in PinStore(scanner_dir / "config" / "crane-scan", scanner_dir).history()]
 
 
 def _cached_serial(scanner_dir: Path) -> int:
