@@ -172,6 +172,8 @@ def print_table(console: Console, run: Run, with_table: bool = True) -> None:
         table = Table(show_lines=True, title="起重机械使用登记证书核验 / Crane certificate check", expand=False)
         numbers = max((cell_len(n) for f in run.findings for n in _cells(f)), default=0)
         verdicts = max(cell_len(f.answer.verdict.zh) for f in run.findings)
+        if any(f.answer.mismatches or f.checked.notes for f in run.findings):
+            verdicts = max(verdicts, 28)  # room for what the plate said beside the certificate, and notes
         # Fixed widths for these three (rich shares out only what is left): a minimum alone is not kept when the
         # table is squeezed, and the table is then cropped at the terminal's edge.
         table.add_column("", no_wrap=True, width=1)
