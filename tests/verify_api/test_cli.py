@@ -73,7 +73,7 @@ def test_status_and_tokens(run, demo_keys, tmp_path, store):
     run("status", reg, "valid", "--reason", "整改完成")
     run("status", reg, "ended", "--reason", "拆除")
     run("status", reg, "valid", "--reason", "x", expect=ExitStatus.ERROR)
-    assert "cannot change a ended certificate" in run.err
+    assert "不能将已终止的证书改为有效" in run.err and "cannot change an ended certificate" in run.err
     run("status", "辽A-NOPE", "ended", "--reason", "x", expect=ExitStatus.ERROR)
 
     out = run("token", "create", "--issuer", "210100")
