@@ -31,6 +31,7 @@ _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no
 SLOW_S = 0.25
 # The signed offline data: a site's inspectors share one address, and each phone syncs every page of it.
 _UNCOUNTED_PATHS = ("/api/v1/trust-list", "/api/v1/status-feed")
+BAD_AUTH_ADDRESS_FACTOR = 5
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -73,10 +74,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from .inspections import pages as supervise
 
     if config.rate_limit:
-        limiter.limit(config.rate_limit)(api.bp)
-        limiter.limit(config.rate_limit)(pages.bp)
-        limiter.limit(config.rate_limit)(documents_api.page_bp)
-        limiter.limit(config.rate_limit)(documents_api.api_bp)
+        # One budget per client for everything public that checks a certificate (pages, verify, lookups,
+        # file checks), however the client spreads its requests over them.
+        public = limiter.shared_limit(config.rate_limit, scope="public")
+        for blueprint in (api.bp, pages.bp, documents_api.page_bp, documents_api.api_bp):
+            public(blueprint)
     unlimited = {"ops", "scan"} | (set() if config.rate_limit else {"api", "pages", "documents_page", "documents_api"})
 
     @limiter.request_filter
@@ -87,10 +89,15 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     # Wrong tokens cost a client its attempts; right ones are not counted against it. Counted per client
     # address and presented token id: a client guessing at one token is stopped, while another token used
     # from the same address (an authority behind the same NAT) keeps working.
-    limiter.limit(config.bad_token_limit, key_func=issuer_api.bad_token_key,
-                  deduct_when=lambda r: r.status_code == 401)(issuer_api.bp)
-    limiter.limit(config.bad_token_limit, key_func=issuer_api.bad_token_key,
-                  deduct_when=lambda r: r.status_code == 401)(inspections_api.bp)
+    # A guesser who presents a fresh token id each time is stopped by a wider budget per address alone.
+    # Refused writes with a good token (another authority's certificate) are limited per token too.
+    for blueprint in (issuer_api.bp, inspections_api.bp):
+        limiter.limit(config.bad_token_limit, key_func=issuer_api.bad_token_key,
+                      deduct_when=lambda r: r.status_code == 401)(blueprint)
+        limiter.shared_limit(_per_address(config.bad_token_limit), scope="bad-auth-address", key_func=client_address,
+                             deduct_when=lambda r: r.status_code == 401)(blueprint)
+        limiter.shared_limit(config.bad_token_limit, scope="refused-write", key_func=issuer_api.bad_token_key,
+                             deduct_when=lambda r: r.status_code == 403)(blueprint)
     # Enrolment codes are guessed at per address; a code that works costs nothing.
     limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 404)(inspections_api.enrol_bp)
     limiter.limit(config.bad_token_limit, deduct_when=lambda r: r.status_code == 401)(supervise.signin_bp)
@@ -124,6 +131,13 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _per_address(limit: str) -> str:
+    """Failed authentications allowed per address, whatever token ids: five times those per token id, so
+    one guesser cannot lock out the other authorities behind the same address with a handful of tries."""
+    count, _, period = limit.partition("/")
+    return f"{int(count) * BAD_AUTH_ADDRESS_FACTOR}/{period}" if count.strip().isdigit() else limit
 
 
 def _embedded_url(config: Config) -> str:
