@@ -286,6 +286,13 @@ http {{
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
     client_max_body_size 64k;
+    # Slow clients wait here, not in the service: nginx reads a whole request before passing it on
+    # (proxy_request_buffering is on by default), and drops a client that stops sending or reading.
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 10s;
+    keepalive_timeout 15s;
+    reset_timedout_connection on;
 
     upstream crane_verify {{
 {servers}
@@ -294,6 +301,11 @@ http {{
 
     server {{
         listen 127.0.0.1:{port};
+        # Prometheus scrapes each node on its own address; through here /metrics does not exist (^~: no
+        # regex location can take it back; nginx decodes and merges slashes before matching).
+        location ^~ /metrics {{
+            return 404;
+        }}
         location / {{
             proxy_pass http://crane_verify;
             proxy_http_version 1.1;
