@@ -20,6 +20,7 @@ export class ScanLoop {
   start() {
     if (this.running) return;
     this.running = true;
+    this.last.seen = performance.now(); // back from a hidden page: the code answered before is still answered
     this.#schedule(0);
   }
 
