@@ -6,7 +6,9 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import segno
@@ -67,7 +69,8 @@ def cli() -> None:
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 @click.option("--passphrase-env", help=PASSPHRASE_HELP)
 @click.pass_obj
-def generate(env: Environment, is_root: bool, issuer: str | None, alg: str, out: str, passphrase_env: str | None):
+def generate(env: Environment, is_root: bool, issuer: str | None, alg: str, out: str,
+             passphrase_env: str | None) -> None:
     if is_root == bool(issuer):
         raise click.UsageError("give exactly one of --root or --issuer CODE")
     key = PrivateKey.generate(Alg(alg))
@@ -105,8 +108,9 @@ def trust() -> None:
 @click.option("--contact-url", default="", help="the authority's public web page (http or https)")
 @click.option("--trust", "trust_path", type=click.Path(dir_okay=False), required=True)
 @click.pass_obj
-def trust_add(env, pub, issuer, name, credit_code, role, not_before, not_after, number_prefixes, contact_phone,
-              contact_address, contact_url, trust_path):
+def trust_add(env: Environment, pub: str, issuer: str, name: str, credit_code: str | None, role: str,
+              not_before: str | None, not_after: str | None, number_prefixes: tuple[str, ...], contact_phone: str,
+              contact_address: str, contact_url: str, trust_path: str) -> None:
     if credit_code:
         validate_credit_code(credit_code)
     key = PublicKey.from_pem(Path(pub).read_bytes())
@@ -132,7 +136,7 @@ def trust_add(env, pub, issuer, name, credit_code, role, not_before, not_after, 
 @click.option("--at", help="retired or compromised from this time (ISO 8601)")
 @click.option("--trust", "trust_path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.pass_obj
-def trust_set_state(env, kid, state, at, trust_path):
+def trust_set_state(env: Environment, kid: str, state: str, at: str | None, trust_path: str) -> None:
     path = Path(trust_path)
     draft = _read_draft(path)
     matching = [k for k in draft.keys if k.kid == kid]
@@ -158,7 +162,8 @@ def trust_set_state(env, kid, state, at, trust_path):
               help="the previous root's private key, so verifiers pinned to it accept the new root")
 @click.option("--passphrase-env", help=PASSPHRASE_HELP)
 @click.pass_obj
-def trust_sign(env, trust_path, root_key, cross_sign, passphrase_env):
+def trust_sign(env: Environment, trust_path: str, root_key: str, cross_sign: str | None,
+               passphrase_env: str | None) -> None:
     path = Path(trust_path)
     root = read_private(root_key, env, passphrase_env)
     signers = [root] + ([read_private(cross_sign, env, passphrase_env)] if cross_sign else [])
@@ -172,7 +177,7 @@ def trust_sign(env, trust_path, root_key, cross_sign, passphrase_env):
 @click.option("--trust", "trust_path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--root-pub", type=click.Path(exists=True, dir_okay=False), help="also check the signature")
 @click.pass_obj
-def trust_list(env, trust_path, root_pub):
+def trust_list(env: Environment, trust_path: str, root_pub: str | None) -> None:
     doc = SignedTrustList.loads(Path(trust_path).read_bytes())
     listed = doc.verify(PublicKey.from_pem(Path(root_pub).read_bytes())) if root_pub else doc.unverified()
     check = "signature checked" if root_pub else f"{len(doc.signatures)} signature(s), not checked"
@@ -187,7 +192,7 @@ def trust_list(env, trust_path, root_pub):
         env.out(f"  key {key.kid} {key.alg:<5} {key.role:<6} {key.issuer} {window} {key.state}{extra}")
 
 
-def _day(moment) -> str:
+def _day(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else ""
 
 
@@ -209,7 +214,8 @@ def _read_record(path: str) -> Record:
 @click.option("--at", help="signing time (default now)")
 @click.option("--passphrase-env", help=PASSPHRASE_HELP)
 @click.pass_obj
-def issue(env, record_path, key_path, base_url, png, svg, at, passphrase_env):
+def issue(env: Environment, record_path: str, key_path: str, base_url: str, png: str | None, svg: str | None,
+          at: str | None, passphrase_env: str | None) -> None:
     record = _read_record(record_path)
     if record.paper:
         raise click.UsageError("a paper certificate has no QR code")
@@ -234,13 +240,12 @@ def issue(env, record_path, key_path, base_url, png, svg, at, passphrase_env):
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--at", help="verify as of this time (default now)")
 @click.pass_obj
-def verify(env, qr_text, trust_path, root_pub, as_json, at):
+def verify(env: Environment, qr_text: str, trust_path: str, root_pub: str, as_json: bool, at: str | None) -> ExitStatus:
     trust_list_ = load_trust(trust_path, root_pub)
     result = verify_at(qr_text, trust_list_, parse_time(at, env))
     if as_json:
-        out = result.signature().to_json()
-        out["reason"] = result.reason
-        out["claims"] = result.claims.certificate(result.issuer) if result.claims else None
+        out: dict[str, Any] = {**result.signature().to_json(), "reason": result.reason,
+                               "claims": result.claims.certificate(result.issuer) if result.claims else None}
         env.out(json.dumps(out, ensure_ascii=False))
     else:
         zh, en = SIGNATURE_LABELS[result.result]

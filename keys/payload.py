@@ -16,6 +16,7 @@ import re
 import zlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import cbor2
 
@@ -117,7 +118,7 @@ class Claims:
         mine = Claims.from_record(record, self.signed_at)
         return [name for name in self.__dataclass_fields__ if getattr(mine, name) != getattr(self, name)]
 
-    def certificate(self, issuer: TrustedIssuer | None) -> dict:
+    def certificate(self, issuer: TrustedIssuer | None) -> dict[str, Any]:
         """The fields as the answer's `certificate` object carries them."""
         return {
             "registration_no": self.registration_no, "version": self.version,
@@ -179,7 +180,7 @@ class Claims:
         return result
 
 
-def _typed(obj: dict, key: int, kind: type, *default):
+def _typed(obj: dict[Any, Any], key: int, kind: type, *default: Any) -> Any:
     if key not in obj:
         if default:
             return default[0]
@@ -190,7 +191,7 @@ def _typed(obj: dict, key: int, kind: type, *default):
     return value
 
 
-def _loads(data: bytes, what: str, tags: frozenset[int] = frozenset()):
+def _loads(data: bytes, what: str, tags: frozenset[int] = frozenset()) -> Any:
     try:
         return cbor.loads(data, MAX_DEPTH, allowed_tags=tags)
     except cbor.CborError as exc:
@@ -458,6 +459,7 @@ def check_signed_record(record: Record, qr_text: object, trust: TrustList, now: 
         zh, _ = SIGNATURE_LABELS[verification.result]
         raise SignedRecordError("signature_" + result, f"二维码签名未通过（{zh}） / signature {result}"
                                 + (f": {verification.reason}" if verification.reason else ""))
+    assert verification.claims is not None  # a valid verification always carries its claims
     differences = verification.claims.differences(record)
     if differences:
         raise SignedRecordError("payload_mismatch", "签名内容与记录不一致，字段 / the signed payload differs from the "

@@ -1,6 +1,6 @@
 """Realistic, clearly synthetic certificate records for Liaoning: demo data, tests and benchmarks.
 
-Numbers follow the synthetic patterns of domain.md (registration 辽A-SY-2024-00456, property record
+Numbers follow obviously synthetic patterns (registration 辽A-SY-2024-00456, property record
 辽A-T-00123); company names are invented; credit codes carry correct check characters.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from .identifiers import CRANE_TYPE_CODE, CREDIT_ALPHABET, LicenceId, make_credit_code
 from .record import Category
@@ -60,12 +61,12 @@ def authority_credit_code(city: City) -> str:
     return make_credit_code(f"11{city.code}{'0' * 9}")
 
 
-def issuer_json(city: City) -> dict:
+def issuer_json(city: City) -> dict[str, Any]:
     return {"code": city.code, "name": city.authority, "credit_code": authority_credit_code(city)}
 
 
 def sample_record(rng: random.Random, index: int, city: City | None = None,
-                  category: Category | None = None, issued_on: date | None = None, paper: bool = False) -> dict:
+                  category: Category | None = None, issued_on: date | None = None, paper: bool = False) -> dict[str, Any]:
     """One record as an issuing system would send it (docs/record.schema.json)."""
     city = city or rng.choice(CITIES)
     category = category or rng.choice(list(Category))
