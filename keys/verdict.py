@@ -121,7 +121,7 @@ def answer_code(text: object, trust: TrustList, registry: Registry, now: datetim
         # Claims without a good signature are an attacker's words: look nothing up for them.
         return Answer(verification.signature(), provenance.status(State.UNKNOWN, SIG_FAILED), now)
     found = registry.entry(claims.registration_no, claims.version)
-    if isinstance(found, RegistryEntry) and _matches(found.match, text, claims):
+    if isinstance(found, RegistryEntry) and _matches(found, text, claims):
         certificate = found.certificate
         if certificate is None:  # the registry shows no record (offline data): the code's own claims
             certificate = claims.certificate(verification.issuer)
@@ -208,7 +208,10 @@ def _not_ours(now: datetime, provenance: Provenance) -> Answer:
     return Answer(Signature(SignatureResult.MALFORMED), provenance.status(State.UNKNOWN, NOT_OURS), now)
 
 
-def _matches(match: Match, text: str, claims: Claims) -> bool:
+def _matches(found: RegistryEntry, text: str, claims: Claims) -> bool:
+    if found.state is State.PAPER_LEGACY:
+        return False  # a paper certificate has no code (offline data keeps no payloads, only this state)
+    match = found.match
     if isinstance(match, SameRecordNo):
         return not match.record_no or match.record_no == claims.record_no
     return match.qr_text is not None and payload_of(text) == payload_of(match.qr_text)

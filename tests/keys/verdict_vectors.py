@@ -296,6 +296,10 @@ def _cases(v: Any, mode: str) -> list[Case]:
         case("data-too-old", f"Offline data synced {human_duration(DEFAULT_MAX_AGE)} and more before the "
              "check: nothing it says is used: unknown.", code(r), (S.VALID, T.UNKNOWN, False), entry(r, None),
              data_time=stale, unavailable=TOO_OLD.format(t=china(stale), d=human_duration(DEFAULT_MAX_AGE)))
+    r = {**rec(n0 + 17, issued_on="2023-05-10"), "paper": True}  # a code made for it anyway: a forger with the issuer's key, or an error
+    case("signed-code-for-paper", f"A validly signed code whose numbers {where} holds as a paper certificate: a "
+         "paper certificate has no code, so none matches it: not_found (online and offline alike).", code(r),
+         (S.VALID, T.NOT_FOUND, False), entry(r, None, T.PAPER_LEGACY))
     return out
 
 

@@ -1,6 +1,6 @@
 // Differential for the documents a phone syncs: trust-list bodies and feed pages, damaged field by field
 // and then signed properly (test-only keys), so the reader itself decides. keys/trustlist.py with
-// scanner/sync.py's page checks (Python, the reference) and the core must accept and refuse alike, and
+// scanner/offline.py's page checks (Python, the reference) and the core must accept and refuse alike, and
 // read the same keys, issuers and entries.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -23,7 +23,7 @@ from keys.algorithms import PublicKey
 from keys.errors import TrustListError
 from keys.feed import FeedError, verify_page
 from keys.trustlist import SignedTrustList
-from scanner.sync import SyncRefused, _check_page
+from scanner.offline import PageError, check_page
 
 job = json.load(sys.stdin)
 root = PublicKey.from_spki(base64.b64decode(job["root"]))
@@ -47,9 +47,9 @@ pages = []
 for doc, since in job["pages"]:
     try:
         page = verify_page(doc, trust)
-        entries, following, more = _check_page(page, since)
-        pages.append([len(entries), following, more])
-    except (FeedError, SyncRefused):
+        checked = check_page(page, since)
+        pages.append([len(checked.entries), checked.next, checked.more])
+    except (FeedError, PageError):
         pages.append("refused")
 # Pages whose numbers JavaScript cannot hold as written, signed here with the feed test key.
 import hashlib

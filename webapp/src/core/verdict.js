@@ -42,7 +42,10 @@ function notOurs(now, provenance) {
   return answerJson(signatureJson({ result: SignatureResult.MALFORMED }), status(State.UNKNOWN, { reason: NOT_OURS, ...provenance }), now);
 }
 
-function matches(match, text, claims) {
+function matches(found, text, claims) {
+  // A paper certificate has no code (offline data keeps no payloads, only this state): keys/verdict.py _matches.
+  if (found.state === State.PAPER_LEGACY) return false;
+  const match = found.match;
   if ("recordNo" in match) return !match.recordNo || match.recordNo === claims.recordNo;
   if (match.qrText === null) return false;
   // Hosts and path case may differ between prints of one code; the signed payload may not.
@@ -77,7 +80,7 @@ export async function answerCode(text, trust, registry, now) {
   const answer = (st, sig = signature) => ({ answer: answerJson(sig, st, nowMs, certificate), verification });
   if (isUnavailable(found)) return answer(status(State.UNKNOWN, { reason: found.unavailable, ...provenance }));
   if (found === null || found === undefined) return answer(status(State.NOT_FOUND, { reason: NOT_REGISTERED, ...provenance }));
-  if (!matches(found.match, text, claims)) return answer(status(State.NOT_FOUND, { reason: DIFFERS, ...provenance }));
+  if (!matches(found, text, claims)) return answer(status(State.NOT_FOUND, { reason: DIFFERS, ...provenance }));
   if (found.certificate) certificate = publicCertificate(found.certificate, verification.issuerFull, true);
   else if (found.registeredAt) certificate.registered_at = isoSeconds(found.registeredAt);
   return answer(statusOf(found, provenance), signatureJson(verification, moment(found.registeredAt)));
