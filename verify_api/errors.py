@@ -90,14 +90,16 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         # a 405 names the methods that are allowed (RFC 9110), whichever body it has
-        allow = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
+        valid_methods = getattr(exc, "valid_methods", None)
+        allow = {"Allow": ", ".join(valid_methods)} if valid_methods else {}
         if not _wants_json() and exc.code in (404, 405):
             body, status, headers = error_page(exc.code or 500)
             return body, status, {**headers, **allow}
         code = (exc.name or "error").lower().replace(" ", "_")
         response = error_response(exc.code or 500, code, exc.description or exc.name, allow)
-        if exc.code == 429 and getattr(exc, "retry_after", None):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)
+        if exc.code == 429 and retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.errorhandler(Exception)

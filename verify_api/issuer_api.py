@@ -10,6 +10,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
 from keys.answer import State
@@ -34,7 +35,9 @@ class CertificateNumber(PathConverter):
     regex = r"(?!.*/(?:status|dismantling|corrections)$)[^/].*?"
 
 
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("regno", CertificateNumber))
+@bp.record_once
+def _converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("regno", CertificateNumber)
 
 _ISSUER_STATES = {State.VALID, State.SUSPENDED, State.REVOKED, State.ENDED}
 
@@ -125,7 +128,7 @@ def show(registration_no: str):
 def change_status(registration_no: str):
     body = json_object()
     try:
-        target = State(body.get("state"))
+        target = State(str(body.get("state")))
     except ValueError:
         target = None
     if target not in _ISSUER_STATES:

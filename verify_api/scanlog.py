@@ -16,6 +16,7 @@ import threading
 import weakref
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 _LOGS: weakref.WeakSet[ScanLog] = weakref.WeakSet()
 
@@ -33,7 +34,7 @@ class ScanLog:
         self.directory, self.retention_days = directory, retention_days
         self._lock = threading.Lock()
         self._day: date | None = None
-        self._file = None
+        self._file: TextIO | None = None
         _LOGS.add(self)
 
     def append(self, qr_text: str, client: str, now: datetime) -> None:
@@ -41,8 +42,8 @@ class ScanLog:
         line = json.dumps({"at": now.isoformat(timespec="milliseconds"), "client": client, "qr": qr_text[:2048]},
                           ensure_ascii=False) + "\n"
         with self._lock:
-            if day != self._day:
-                self._open(day)
+            if day != self._day or self._file is None:
+                self._file = self._open(day)
                 self.prune(now)
             self._file.write(line)  # buffered: a crash may lose the last few lines of a log, not an answer
 
@@ -51,14 +52,14 @@ class ScanLog:
             if self._file:
                 self._file.flush()
 
-    def _open(self, day: date) -> None:
+    def _open(self, day: date) -> TextIO:
         if self._file:
             self._file.close()
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.directory / f"{day.isoformat()}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         # a QR text is whatever a client sent: lone surrogates are written as escapes, not refused
-        self._file = os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
         self._day = day
+        return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 
     def prune(self, now: datetime) -> list[Path]:
         """Delete the files of days older than the retention period; returns what was deleted."""
