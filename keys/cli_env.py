@@ -52,6 +52,10 @@ def run(command: click.Command, prog: str, args: list[str], env: Environment) ->
             result = command.main(args, prog_name=prog, standalone_mode=False, obj=env)
     except click.exceptions.Exit as exc:
         return ExitStatus.OK if exc.exit_code == 0 else ExitStatus.ERROR
+    except click.UsageError as exc:
+        # click's own words are English: say in Chinese first where to look
+        env.err(f"{prog}: error: 用法有误，请运行 {prog} --help 查看 / usage error: {exc.format_message()}")
+        return ExitStatus.ERROR
     except click.ClickException as exc:
         env.err(f"{prog}: error: {exc.format_message()}")
         return ExitStatus.ERROR

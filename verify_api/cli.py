@@ -20,6 +20,7 @@ import segno
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from keys.algorithms import Alg, PrivateKey
 from keys.answer import State
 from keys.cli_env import Environment, ExitStatus, run
 from keys.errors import RecordError
@@ -44,12 +45,30 @@ def _config(env: Environment, data_dir: str | None) -> Config:
     return Config.from_env(env.vars, **overrides)
 
 
+def require_set_up(config: Config) -> None:
+    """Store commands work on a data directory made by `init`, `demo` or `serve`: a typo must not make a new one."""
+    if config.redis_url or (config.data_dir / "redis").is_dir():
+        return
+    where = config.data_dir.resolve()
+    raise click.ClickException(
+        f"数据目录 {where} 尚未建立，没有登记库。请检查 --data-dir 或 CRANE_DATA_DIR 是否写错；"
+        f"要新建，请运行 crane-verify init --data-dir {config.data_dir}（或 crane-verify demo）。 / "
+        f"The data directory {where} has never been set up and holds no registry. Check --data-dir or "
+        f"CRANE_DATA_DIR for a typo; to make a new one, run `crane-verify init --data-dir {config.data_dir}` "
+        f"(or `crane-verify demo`).")
+
+
 @contextlib.contextmanager
-def open_store(config: Config) -> Iterator[Store]:
-    """REDIS_URL when set; else the data directory's embedded server, started for this command if needed."""
+def open_store(config: Config, create: bool = False) -> Iterator[Store]:
+    """REDIS_URL when set; else the data directory's embedded server, started for this command if needed.
+
+    Only the commands that set a data directory up (`init`, `demo`, `serve`) pass `create`.
+    """
     if config.redis_url:
         yield Store(config.redis_url, timeout=5.0, replicas=config.redis_replicas)
         return
+    if not create:
+        require_set_up(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     with ensure_embedded(config.data_dir) as handle:
         yield Store(handle.url, timeout=5.0)
@@ -79,7 +98,7 @@ def serve(env: Environment, host: str, port: int, data_dir: str | None, workers:
     config = _config(env, data_dir)
     if "CRANE_PUBLIC_URL" not in env.vars:
         config = config.with_(public_url=f"http://{url_host}:{port}")
-    with open_store(config) as store:
+    with open_store(config, create=True) as store:
         seal_roots = env.vars.get("CRANE_SEAL_ROOTS", "")
         if with_demo:
             manifest, created = demo.build(store, config.data_dir, config.public_url, env.now(), sealed_documents=True)
@@ -133,7 +152,7 @@ def _supervise(child: subprocess.Popen) -> ExitStatus:
 @click.pass_obj
 def demo_command(env: Environment, data_dir: str | None):
     config = _config(env, data_dir)
-    with open_store(config) as store:
+    with open_store(config, create=True) as store:
         manifest, created = demo.build(store, config.data_dir, config.public_url, env.now(), sealed_documents=True)
     env.out(f"{created} new demo certificates registered")
     env.out(f"QR images: {(manifest.parent / 'qr').resolve()}")
@@ -148,6 +167,7 @@ def demo_command(env: Environment, data_dir: str | None):
 @click.pass_obj
 def import_command(env: Environment, file: str, data_dir: str | None):
     config = _config(env, data_dir)
+    require_set_up(config)
     trust = TrustSource(config.trust_path, config.root_pub_path).current()
     now = env.now()
     rejected = 0
@@ -211,9 +231,34 @@ def status(env: Environment, registration_no: str, state: str, reason: str, data
     config = _config(env, data_dir)
     with open_store(config) as store:
         change = store.change_status(registration_no, State(state), reason, "operator:cli", env.now(), issuer=None)
+    if change.outcome is Outcome.NOT_FOUND:
+        raise click.ClickException(f"登记库中没有使用登记编号为 {registration_no} 的证书，请核对编号（区分全角半角） / "
+                                   f"no certificate with registration number {registration_no}: check the number")
+    if change.outcome is Outcome.UNCHANGED:
+        env.out(f"{registration_no} v{change.version}: 已是 {change.after}，未改变 / already {change.after}, unchanged")
+        return
     if change.outcome is not Outcome.CHANGED:
-        raise click.ClickException(change.detail or change.outcome.value)
+        raise click.ClickException(change.detail or f"状态未改变 / status not changed ({change.outcome.value})")
     env.out(f"{registration_no} v{change.version}: {change.before} -> {change.after}")
+
+
+@cli.command(help="Set up a new data directory: its redis-server, the feed signing key; then says what goes where.")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def init(env: Environment, data_dir: str | None):
+    config = _config(env, data_dir)
+    if (config.data_dir / "redis").is_dir():
+        env.out(f"数据目录已建立 / the data directory is already set up: {config.data_dir.resolve()}")
+    with open_store(config, create=True):
+        pass
+    feed = config.feed_key_path
+    if not feed.exists():
+        PrivateKey.generate(Alg.EDDSA).write(feed)
+    kid = PrivateKey.from_pem(feed.read_bytes()).public_key().kid
+    env.out(f"data directory {config.data_dir.resolve()}: registry ready")
+    env.out(f"feed signing key {feed} (kid {kid}): have the root key holder add its public key to the trust list "
+            f"with role feed (crane-keys trust add ... --role feed)")
+    env.out(f"then put the signed trust list at {config.trust_path} and the root public key at {config.root_pub_path}")
 
 
 @cli.group(help="Issuer API tokens (stored hashed; shown once).")
@@ -292,7 +337,9 @@ def token_revoke(env: Environment, token_id: str, data_dir: str | None):
     config = _config(env, data_dir)
     with open_store(config) as store:
         if not store.revoke_token(token_id, env.now()):
-            raise click.ClickException(f"no token {token_id}")
+            raise click.ClickException(f"没有编号为 {token_id} 的令牌；编号是 token create 打印的第一行中 token 后的 12 位 / "
+                                       f"no token {token_id}: the id is the 12 characters after `token` in the first "
+                                       f"line `token create` printed")
     env.out(f"token {token_id} revoked")
 
 

@@ -28,14 +28,16 @@ from typing import IO, Any
 
 import redis
 
+from keys.errors import CraneError
+
 # sun_path holds 108 bytes including the terminating NUL.
 MAX_UNIX_SOCKET_PATH = 107
 
 _PORT_ATTEMPTS = 5
 
 
-class RedisServerError(RuntimeError):
-    """A redis-server could not be found, started or reached."""
+class RedisServerError(CraneError, RuntimeError):
+    """A redis-server could not be found, started or reached: a sentence for the operator, not a traceback."""
 
 
 # The system's build first, at fixed places: never by PATH order, so a shell with the venv activated (whose

@@ -94,3 +94,40 @@ def test_demo_is_idempotent(run, data_dir):
     manifest = json.loads((data_dir / "demo" / "manifest.json").read_text("utf-8"))
     assert run("demo")[0] == "0 new demo certificates registered"
     assert json.loads((data_dir / "demo" / "manifest.json").read_text("utf-8")) == manifest
+
+
+def _bare(args: list[str], data_dir) -> tuple[ExitStatus, str, str]:
+    """The CLI as a new user meets it: no REDIS_URL, the data directory's own embedded server."""
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdout=out, stderr=err, vars={"CRANE_DATA_DIR": str(data_dir)}, stdout_isatty=False)
+    return main(args, env), out.getvalue(), err.getvalue()
+
+
+def test_a_mistyped_data_directory_is_a_sentence_and_creates_nothing(tmp_path):
+    typo = tmp_path / "typo"
+    for args in (["status", "辽A-SY-2099-99999", "suspended", "--reason", "test", "--data-dir", str(typo)],
+                 ["token", "revoke", "abcdef012345", "--data-dir", str(typo)],
+                 ["import", "-", "--data-dir", str(typo)]):
+        status, _, err = _bare(args, typo)
+        assert status == ExitStatus.ERROR
+        assert "尚未建立" in err and "has never been set up" in err and "crane-verify init" in err, err
+        assert err.index("尚未建立") < err.index("has never been set up")
+        assert "Traceback" not in err
+        assert not typo.exists()
+
+
+def test_init_sets_a_directory_up_and_an_unknown_number_is_a_sentence(tmp_path):
+    data = tmp_path / "data"
+    status, out, _ = _bare(["init", "--data-dir", str(data)], data)
+    assert status == ExitStatus.OK and "registry ready" in out and "role feed" in out
+    assert (data / "redis" / "server.json").is_file() and (data / "keys" / "feed.key.pem").is_file()
+    status, _, err = _bare(["status", "辽A-SY-2099-99999", "suspended", "--reason", "test"], data)
+    assert status == ExitStatus.ERROR
+    assert "没有使用登记编号为 辽A-SY-2099-99999 的证书" in err and "no certificate with registration number" in err
+    assert "not_found" not in err
+
+
+def test_usage_errors_say_where_to_look_in_chinese_first(tmp_path):
+    status, _, err = _bare(["status", "辽A-SY-2099-99999"], tmp_path)
+    assert status == ExitStatus.ERROR
+    assert "用法有误" in err and "crane-verify --help" in err and "usage error" in err
