@@ -3,7 +3,9 @@
 zxing-cpp reads most codes, and fast, so it goes first on the image as given. Only when it finds
 nothing do the retries run, each on a prepared copy of the image, and the first step that finds
 anything wins. Each retry earns its place on ../shared/qr-samples (the zxing-cpp test images, all
-four rotations) or on synthetic camera-like shots; bench/decode.py measures the gain.
+four rotations) or on synthetic camera-like and hard shots; bench/decode.py measures the gain. The last
+step, OpenCV's WeChat reader (scanner.wechat), is the costliest and reads what the others give up on;
+where it runs and why: docs/decoder.md.
 """
 
 from __future__ import annotations
@@ -275,8 +277,10 @@ class _Step:
     view: str
 
 
-# Codes lost when a retry is left out (python -m bench.decode; samples at four rotations /
-# 300 synthetic shots): zxing-cpp resized 0/7, global histogram 4/0, zbar 1/3, OpenCV 0/3.
+# Codes lost when a retry is left out (python -m bench.decode; samples at four rotations / 300
+# camera-like shots / 120 hard shots): zxing-cpp resized 0/4/0, global histogram 3/0/0, zbar 1/3/1,
+# OpenCV 0/2/0, WeChat 1/3/4. WeChat also run after a success, or every step run on every image,
+# adds nothing on seeded sheets of many codes (docs/decoder.md), so the first step to find anything wins.
 _CASCADE = (
     _Step("zxing-cpp", _zxing(zxingcpp.Binarizer.LocalAverage), "as given"),
     _Step("zxing-cpp", _zxing(zxingcpp.Binarizer.LocalAverage), "resized, blurred"),
