@@ -3,10 +3,12 @@
  * them: Ed25519's 64 bytes, and r||s (32 + 32) for ES256 and SM2. Ed25519 and ES256 go through
  * WebCrypto; where WebCrypto lacks Ed25519 (Chrome before 137), @noble/curves verifies it. SM2 with SM3
  * over Z_A||M, Z_A with the default user ID 1234567812345678, goes through sm-crypto-v2.
- * A verify never throws: a bad key, a bad signature or a library's refusal is `false`.
+ * A verify never throws for a bad key, a bad signature or a library's refusal (`false`); a verifier chunk
+ * that cannot be loaded throws ChunkUnavailable, so a failed download never reads as a bad signature.
  */
 
 import { bigFromBytes, equal, toHex } from "./bytes.js";
+import { ChunkUnavailable } from "./errors.js";
 
 export const Alg = Object.freeze({ EDDSA: "EdDSA", ES256: "ES256", SM2: "SM2" });
 
@@ -58,7 +60,8 @@ export async function isValidPublicKey(alg, spki) {
       return true;
     }
     return true;
-  } catch {
+  } catch (exc) {
+    if (exc instanceof ChunkUnavailable) throw exc;
     return false;
   }
 }
@@ -82,7 +85,7 @@ let nobleEd25519 = null;
 
 /** Ed25519 with @noble/curves, strictly as RFC 8032 (not ZIP-215): the path where WebCrypto lacks it. */
 export async function verifyEd25519Fallback(spki, signature, data) {
-  nobleEd25519 ??= (await import("@noble/curves/ed25519.js")).ed25519;
+  nobleEd25519 ??= (await loadChunk(() => import("@noble/curves/ed25519.js"), "Ed25519")).ed25519;
   try {
     return nobleEd25519.verify(signature, data, keyBytes(Alg.EDDSA, spki), { zip215: false });
   } catch {
@@ -111,7 +114,15 @@ async function verifyEs256(spki, signature, data) {
 // sm-crypto-v2 is loaded when an SM2 key is first used: most phones never need it, and the app's JS budget
 // (webapp/build.mjs) counts only what a page loads before it can scan.
 let smCrypto = null;
-const sm2 = async () => (smCrypto ??= (await import("sm-crypto-v2")).sm2);
+const sm2 = async () => (smCrypto ??= (await loadChunk(() => import("sm-crypto-v2"), "SM2")).sm2);
+
+async function loadChunk(load, name) {
+  try {
+    return await load();
+  } catch (exc) {
+    throw new ChunkUnavailable(`${name} 核验组件未能加载，请联网后重试 / the ${name} verifier could not be loaded (${exc.message})`);
+  }
+}
 
 // A public key used again is worth its precomputed multiples (a few hundred ms once, then each check is
 // about ten times faster): an inspector on one site scans many certificates of one authority.
@@ -145,7 +156,8 @@ export async function verifySignature(alg, spki, signature, data) {
   if (algOfSpki(spki) !== alg) return false;
   try {
     return (await VERIFIERS[alg](spki, signature, data)) === true;
-  } catch {
+  } catch (exc) {
+    if (exc instanceof ChunkUnavailable) throw exc;
     return false;
   }
 }

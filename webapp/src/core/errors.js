@@ -15,3 +15,6 @@ export class TrustListError extends CoreError {}
 
 /** A feed page is malformed, or its signature does not check against a trusted feed key. */
 export class FeedError extends CoreError {}
+
+/** A verifier loaded on first use (SM2, the Ed25519 fallback) could not be loaded: an error, never `invalid`. */
+export class ChunkUnavailable extends CoreError {}

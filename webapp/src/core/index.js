@@ -57,10 +57,19 @@
  *   await answerOfflineByNumbers(registrationNo, recordNo, trust, source, now, opts) -> Checked | null
  *       By the two numbers (paper certificates too); null when the numbers do not belong together.
  *
- * Errors: CoreError (base) > Malformed, TrustListError, FeedError; messages read Chinese / English.
+ * Online and local together (scanner/online.py)
+ *   mergeOnline(serviceAnswer, localChecked|null) -> Checked (mode "online"): the registry's status wins; a
+ *       signature this device proves bad (BAD_SIGNATURES) overrides the service's "valid", with a note.
+ *   placelessAnswer(signatureResult, state, reason, now, source = "offline") -> answer with no certificate
+ *   unplacedCode(text, now, reason = NO_DATA) -> placelessAnswer: malformed if none of our codes, else
+ *       unknown_key / unknown (no data, no service).
+ *
+ * Errors: CoreError (base) > Malformed, TrustListError, FeedError, ChunkUnavailable (SM2 or the Ed25519
+ * fallback could not be loaded: thrown by verifyAt and the answers, never read as `invalid`); messages
+ * read Chinese / English.
  */
 
-export { CoreError, FeedError, Malformed, TrustListError } from "./errors.js";
+export { ChunkUnavailable, CoreError, FeedError, Malformed, TrustListError } from "./errors.js";
 export { Alg } from "./algorithms.js";
 export { decodeQrText } from "./cose.js";
 export { SignatureResult, signatureJson, verifyAt } from "./verify.js";
@@ -73,3 +82,4 @@ export { advanceFeed, checkFeedPage, compareCursors, foldEntry, rowFromEntry, ve
 export {
   DEFAULT_MAX_AGE_MS, OfflineData, answerOffline, answerOfflineByNumbers, humanDuration, normaliseNumber, offlineRegistry,
 } from "./offline.js";
+export { BAD_SIGNATURES, NOT_FOUND, NO_DATA, mergeOnline, placelessAnswer, unplacedCode } from "./merge.js";
