@@ -269,22 +269,28 @@ class OfflineChecker:
         self.cache = cache
         self.root = root
         self.max_age = max_age
-        self._data: OfflineData | None = None
+        self._data: OfflineData | NoOfflineData | None = None
 
     def ready(self) -> OfflineData:
-        """The checked data; NoOfflineData when there is none, or it does not verify."""
+        """The checked data; NoOfflineData when there is none, or it does not verify (found once per run)."""
         if self._data is None:
-            if not self.cache.exists:
-                raise NoOfflineData(f"no offline data at {self.cache.path}")
-            try:
-                root = self.root()
-            except CraneError as exc:
-                raise NoOfflineData(str(exc)) from None
-            data = self.cache.load(root)
-            if data.data_time is None:
-                raise NoOfflineData(f"the offline data at {self.cache.path} was never completely synced")
-            self._data = data
+            self._data = self._load()
+        if isinstance(self._data, NoOfflineData):
+            raise self._data
         return self._data
+
+    def _load(self) -> OfflineData | NoOfflineData:
+        if not self.cache.exists:
+            return NoOfflineData(f"no offline data at {self.cache.path}")
+        try:
+            data = self.cache.load(self.root())
+        except NoOfflineData as exc:
+            return exc
+        except CraneError as exc:
+            return NoOfflineData(str(exc))
+        if data.data_time is None:
+            return NoOfflineData(f"the offline data at {self.cache.path} was never completely synced")
+        return data
 
     def local_signature(self, text: str, now: datetime) -> Verification | None:
         """The signature checked with the offline trust list, or None when there is none."""

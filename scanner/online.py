@@ -28,8 +28,8 @@ MAX_RESPONSE = 16 * 1024 * 1024
 FELL_BACK = "联网核验失败（{why}），已改用离线数据 / the service could not be reached ({why}); answered from offline data"
 LOCAL_DISAGREES = ("服务答复的签名结果与本机用离线信任列表核验的结果（{result}）不同，以本机结果为准 / the service's signature "
                    "result differs from the check made here with the offline trust list ({result}); the local result stands")
-NOT_CHECKED_LOCALLY = ("无离线数据，签名未能在本机核验，仅凭服务答复 / no offline data: the signature could not be checked "
-                       "locally; this is the service's word alone")
+NOT_CHECKED_LOCALLY = ("签名未能在本机核验（{why}），仅凭服务答复 / the signature could not be checked locally ({why}); "
+                       "this is the service's word alone")
 FIELDS_ALTERED = ("服务返回的证书内容与二维码签名内容不符（{fields}），已按签名内容显示和比对 / the service's certificate "
                   "differs from the signed code ({fields}); the signed values are shown and compared")
 STATE_DISAGREES = ("服务答复状态为 {theirs}，但已签名的离线数据记录为 {mine}（不可撤回），以离线数据为准 / the service says "
@@ -154,12 +154,13 @@ class OnlineChecker:
         the list does not hold, is not taken as good), the certificate's fields from the signed code
         (the plate is compared with those), and a state the signed feed says cannot be undone (revoked,
         ended, superseded) over the service's word."""
+        if self.fallback is None:
+            checked.notes.append(NOT_CHECKED_LOCALLY.format(why="no offline data"))
+            return checked
         try:
-            local = self.fallback.check(text, now) if self.fallback is not None else None
-        except NoOfflineData:
-            local = None
-        if local is None:
-            checked.notes.append(NOT_CHECKED_LOCALLY)
+            local = self.fallback.check(text, now)
+        except NoOfflineData as exc:
+            checked.notes.append(NOT_CHECKED_LOCALLY.format(why=exc))
             return checked
         answer, mine = checked.answer, local.answer
         theirs_sig, my_sig = answer.signature.result, mine.signature.result

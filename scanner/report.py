@@ -138,6 +138,8 @@ def verdict_line(f: Finding) -> str:
         parts.append(c["project"])
     parts.append(f"[{f.checked.mode}] {where(f)}")
     line = " · ".join(parts)
+    for mismatch in mismatch_lines(f):
+        line += f"\n  {mismatch}"
     for note in f.checked.notes:
         line += f"\n  ⚠ {note}"
     return line
@@ -155,13 +157,17 @@ def console_for(stream: TextIO, isatty: bool, columns: str | None = None) -> Con
                    markup=False, width=width or (None if isatty else 200), emoji=False)
 
 
-def mismatch_lines(f: Finding) -> list[str]:
-    """Each mismatch with what the plate or board said beside what the certificate says."""
+def mismatches_stated(f: Finding) -> list[tuple[str, str, str]]:
+    """Each mismatch: the field's name, what the plate or board said, what the certificate says."""
     c = certificate_summary(f.answer)
     expected = f.checked.expected.to_json()
     stated = {"record_no": c["record_no"], "factory_serial": c["factory_serial"], "project": c["project"]}
-    return [f"≠ {_MISMATCH_NAMES.get(name, name)}: 铭牌 plate {expected.get(name, '?')} · "
-            f"证书 certificate {stated.get(name) or '—'}" for name in f.answer.mismatches]
+    return [(_MISMATCH_NAMES.get(name, name), expected.get(name, "?"), stated.get(name) or "—")
+            for name in f.answer.mismatches]
+
+
+def mismatch_lines(f: Finding) -> list[str]:
+    return [f"≠ {name}: 铭牌 plate {plate} · 证书 certificate {cert}" for name, plate, cert in mismatches_stated(f)]
 
 
 def print_table(console: Console, run: Run, with_table: bool = True) -> None:
@@ -171,9 +177,9 @@ def print_table(console: Console, run: Run, with_table: bool = True) -> None:
         wide = console.width >= WIDE
         table = Table(show_lines=True, title="起重机械使用登记证书核验 / Crane certificate check", expand=False)
         numbers = max((cell_len(n) for f in run.findings for n in _cells(f)), default=0)
-        verdicts = max(cell_len(f.answer.verdict.zh) for f in run.findings)
+        verdicts = max(max(cell_len(f.answer.verdict.zh), cell_len(f.answer.verdict.en)) for f in run.findings)
         if any(f.answer.mismatches or f.checked.notes for f in run.findings):
-            verdicts = max(verdicts, 28)  # room for what the plate said beside the certificate, and notes
+            verdicts = 30  # room for what the plate said beside the certificate, and notes
         # Fixed widths for these three (rich shares out only what is left): a minimum alone is not kept when the
         # table is squeezed, and the table is then cropped at the terminal's edge.
         table.add_column("", no_wrap=True, width=1)
@@ -190,8 +196,8 @@ def print_table(console: Console, run: Run, with_table: bool = True) -> None:
             style = f"bold {f.mark.colour}"
             verdict_cell = Text(verdict.zh, style=style)
             verdict_cell.append("\n" + verdict.en, style=f.mark.colour)
-            for line in mismatch_lines(f):
-                verdict_cell.append("\n" + line, style=f.mark.colour)
+            for name, plate, cert in mismatches_stated(f):  # a line each, so neither is broken
+                verdict_cell.append(f"\n≠ {name}:\n铭牌 plate {plate}\n证书 certificate {cert}", style=f.mark.colour)
             for note in f.checked.notes:
                 verdict_cell.append(f"\n⚠ {note}")
             cert_lines = [*_cells(f)]
