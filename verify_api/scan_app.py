@@ -26,7 +26,7 @@ bp = Blueprint("scan", __name__, url_prefix="/scan")
 # CRANE_SCAN_DIST serves another build (tests publish a new version of the app with it)
 DIST = Path(os.environ.get("CRANE_SCAN_DIST") or Path(__file__).resolve().parents[1] / "webapp" / "dist")
 MAX_DATA_AGE_S = 7 * 24 * 3600  # offline data older than this gives `unknown`, never a guess
-PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=()"
+PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(self), payment=()"  # position: only when the inspector turns it on
 IMMUTABLE = 365 * 24 * 3600
 _TYPES = {".wasm": "application/wasm", ".js": "text/javascript", ".css": "text/css", ".png": "image/png",
           ".svg": "image/svg+xml", ".webmanifest": "application/manifest+json"}

@@ -102,14 +102,17 @@ def tampered(service: Service, text: str) -> str:
 
 
 class Phone:
-    """One launch of Chromium on a persistent profile, its camera showing `code`; records what went wrong."""
+    """One launch of Chromium on a persistent profile, its camera showing `code` (or the Y4M file `video`);
+    records what went wrong."""
 
-    def __init__(self, playwright, profile: Path, code: str, camera_dir: Path):
+    def __init__(self, playwright, profile: Path, code: str | None, camera_dir: Path, video: Path | None = None,
+                 args: tuple[str, ...] = ()):
         camera_dir.mkdir(parents=True, exist_ok=True)
-        video = camera_file(code, camera_dir / f"camera-{len(list(camera_dir.iterdir()))}.y4m")
+        if video is None:
+            video = camera_file(code, camera_dir / f"camera-{len(list(camera_dir.iterdir()))}.y4m")
         self.context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=CHROMIUM, headless=True, permissions=["camera"],
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"], **PHONE)
+            args=[*CHROMIUM_ARGS, *args, f"--use-file-for-fake-video-capture={video}"], **PHONE)
         self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
         self.problems: list[str] = []
         self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))

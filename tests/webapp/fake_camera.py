@@ -51,3 +51,17 @@ def write_y4m(frame: Image.Image, path: Path) -> Path:
 def camera_file(text: str, path: Path) -> Path:
     """The Y4M file of a camera looking at the code `text`."""
     return write_y4m(qr_frame(text), path)
+
+
+def image_file(png: Path, path: Path, height: int = 600) -> Path:
+    """The Y4M file of a camera looking at a picture (the enrolment QR PNG the CLI wrote), `height` pixels tall."""
+    picture = Image.open(png).convert("L")
+    picture = picture.resize((picture.width * height // picture.height, height), Image.NEAREST)
+    frame = Image.new("L", (WIDTH, HEIGHT), 235)
+    frame.paste(picture, ((WIDTH - picture.width) // 2, (HEIGHT - picture.height) // 2))
+    return write_y4m(frame, path)
+
+
+def blank_file(path: Path) -> Path:
+    """A camera looking at nothing to read."""
+    return write_y4m(Image.new("L", (WIDTH, HEIGHT), 235), path)

@@ -2,10 +2,12 @@
 // signed feed page as received, one row per certificate version folded from them (the core's foldEntry),
 // and the feed position {cursor, generatedAt}. A page, its rows and the new position are written in one
 // transaction: an interrupted sync resumes from the cursor, and nothing half-applied is ever read.
+// Beside them, the inspection records (one per check, keyed by the id made on the phone) until the service
+// has acknowledged them, and kept after that for the history.
 import { OfflineData, foldEntry } from "../core/index.js";
 
 const NAME = "crane-scan";
-const VERSION = 1;
+const VERSION = 2;
 
 function done(request) {
   return new Promise((resolve, reject) => {
@@ -25,11 +27,14 @@ function committed(tx) {
 export class OfflineStore {
   static async open() {
     const request = indexedDB.open(NAME, VERSION);
-    request.onupgradeneeded = () => {
+    request.onupgradeneeded = (event) => {
       const db = request.result;
-      db.createObjectStore("meta"); // trust document, pin, feed position, sync times
-      db.createObjectStore("pages"); // signed feed pages, keyed by the cursor they answer
-      db.createObjectStore("rows", { keyPath: ["registration_no", "version"] });
+      if (event.oldVersion < 1) {
+        db.createObjectStore("meta"); // trust document, pin, feed position, sync times, the inspector's token
+        db.createObjectStore("pages"); // signed feed pages, keyed by the cursor they answer
+        db.createObjectStore("rows", { keyPath: ["registration_no", "version"] });
+      }
+      if (event.oldVersion < 2) db.createObjectStore("records", { keyPath: "id" });
     };
     return new OfflineStore(await done(request));
   }
@@ -78,6 +83,37 @@ export class OfflineStore {
       const read = rows.get([String(group[0].registration_no), Number(group[0].version)]);
       read.onsuccess = () => rows.put(fold(read.result || null));
     }
+    return committed(tx);
+  }
+
+  /** Writes one inspection record (new or updated), durably: a check is never lost to a closed app. */
+  async putRecord(record) {
+    const tx = this.db.transaction("records", "readwrite", { durability: "strict" });
+    tx.objectStore("records").put(record);
+    return committed(tx);
+  }
+
+  async records() {
+    return done(this.db.transaction("records").objectStore("records").getAll());
+  }
+
+  /** Applies fn(record) -> record|null to the stored records with these ids, in one transaction. */
+  async updateRecords(ids, fn) {
+    const tx = this.db.transaction("records", "readwrite", { durability: "strict" });
+    const store = tx.objectStore("records");
+    for (const id of ids) {
+      const read = store.get(id);
+      read.onsuccess = () => {
+        const next = read.result ? fn(read.result) : null;
+        if (next) store.put(next);
+      };
+    }
+    return committed(tx);
+  }
+
+  async clearMeta(key) {
+    const tx = this.db.transaction("meta", "readwrite");
+    tx.objectStore("meta").delete(key);
     return committed(tx);
   }
 

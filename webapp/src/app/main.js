@@ -9,7 +9,9 @@ import { OfflineStore, persistStorage, storageUsed } from "./db.js";
 import { Decoder } from "./decoder.js";
 import { $, bi } from "./dom.js";
 import { feedbackWanted, setFeedbackWanted, signal } from "./feedback.js";
+import { Inspector, isEnrolmentCode, renderRecords } from "./inspector.js";
 import { fetchWithin } from "./net.js";
+import { Inspections, recordOf } from "./records.js";
 import { ScanLoop } from "./scanloop.js";
 import { registerWorker } from "./sw-client.js";
 import { sync } from "./sync.js";
@@ -22,7 +24,11 @@ const RESYNC_AFTER_MS = 15 * 60 * 1000; // a phone brought back to the app with 
 const app = {
   opened: null, config: null, store: null, trust: null, source: null, persisted: false, syncing: null, synced: false,
   worker: null, workerReady: false, camera: null, loop: null, view: null, checker: null,
+  inspector: null, records: null, openRecord: null, openTimer: null,
 };
+const OPEN_RECORD_MS = 15000; // a note or photo may be added this long after a verdict (longer while typing)
+const LOCATION_KEY = "crane-scan-location";
+const PHOTO_RECORD_EDGE = 1600; // a record's photo: JPEG under the service's 2 MB
 
 function say(element, zh, en) {
   element.replaceChildren(...bi(zh, en));
@@ -109,10 +115,119 @@ async function settled() {
 // --- checking a code -------------------------------------------------------------------------------------
 
 async function checkText(text) {
+  if (isEnrolmentCode(text)) {
+    await enrol(text);
+    return;
+  }
+  closeRecord();
   app.view.pending(text);
   const checked = await app.checker.check(text);
   app.view.show(checked);
   signal(Boolean(checked.answer.verdict.ok));
+  if (checked.mode === "online" && app.records) app.records.kick(); // the service answers: what waits can go
+  await saveRecord(text, checked);
+}
+
+// --- records and enrolment ---------------------------------------------------------------------------------
+
+async function saveRecord(text, checked) {
+  if (!app.records) return;
+  const record = recordOf(text, checked, app.view.answer(), app.view.marks, Date.now());
+  try {
+    await app.records.save(record);
+  } catch {
+    return; // storage refused: the verdict stands, only the record is missing
+  }
+  app.openRecord = record.id;
+  $("#note").value = "";
+  $("#record-message").hidden = true;
+  $("#record-extra").hidden = false;
+  holdOpen();
+  if (localStorage.getItem(LOCATION_KEY) === "on" && navigator.geolocation) {
+    navigator.geolocation.getCurrentPosition((p) => app.records.amend(record.id, { location: {
+      lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: p.coords.accuracy } }), () => {},
+    { timeout: 8000, maximumAge: 60000 });
+  }
+}
+
+function holdOpen() {
+  clearTimeout(app.openTimer);
+  app.openTimer = setTimeout(closeRecord, OPEN_RECORD_MS);
+}
+
+function closeRecord() {
+  clearTimeout(app.openTimer);
+  const id = app.openRecord;
+  app.openRecord = null;
+  $("#record-extra").hidden = true;
+  if (id && app.records) app.records.close(id);
+}
+
+function amendOpen(changes) {
+  if (!app.openRecord) return;
+  holdOpen();
+  app.records.amend(app.openRecord, changes);
+}
+
+async function enrol(text) {
+  const message = $("#enrol-message");
+  if (!app.inspector) {
+    say(message, "此浏览器不能保存数据（隐私模式？），无法登记", "This browser cannot keep data (private mode?): no enrolment");
+    return;
+  }
+  const words = await app.inspector.enrol(text);
+  if (words) say(message, ...words);
+  message.scrollIntoView({ block: "center" });
+  if (app.inspector.token()) app.records.kick();
+  if (app.loop.frozen) scanAgain();
+}
+
+async function jpegOf(file) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, PHOTO_RECORD_EDGE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.8));
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function wireRecords() {
+  $("#note").addEventListener("input", (event) => amendOpen({ note: event.target.value }));
+  const photo = $("#record-photo");
+  photo.addEventListener("change", async () => {
+    const file = photo.files && photo.files[0];
+    photo.value = "";
+    const id = app.openRecord;
+    if (!file || !id) return;
+    holdOpen();
+    try {
+      await app.records.amend(id, { photo: await jpegOf(file) });
+      say($("#record-message"), "照片已附在记录", "Photo added to the record");
+    } catch {
+      say($("#record-message"), "无法读取这张照片", "This photo cannot be read");
+    }
+  });
+  app.view.onMarks = () => {
+    const plate = (field) => ({ yes: "match", no: "mismatch" })[app.view.marks[field]] || "unchecked";
+    amendOpen({ plate: { record_no: plate("record_no"), factory_serial: plate("factory_serial") },
+      verdict: app.view.answer().verdict });
+  };
+  const located = $("#record-location");
+  located.checked = localStorage.getItem(LOCATION_KEY) === "on";
+  located.addEventListener("change", () => {
+    localStorage.setItem(LOCATION_KEY, located.checked ? "on" : "off");
+    if (located.checked && navigator.geolocation) navigator.geolocation.getCurrentPosition(() => {}, () => {});
+  });
+  $("#sign-out").addEventListener("click", async () => {
+    await app.inspector.signOut();
+    $("#enrol-message").hidden = true;
+  });
 }
 
 async function lookup(registrationNo, recordNo) {
@@ -182,6 +297,7 @@ function wireCameraControls() {
   // A hidden page gives the camera back (other apps, battery); it comes back when the page does.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") {
+      closeRecord();
       app.loop.stop();
       app.camera.stop();
       $("#viewfinder").dataset.camera = "off";
@@ -208,6 +324,7 @@ async function photoPixels(file) {
 }
 
 function scanAgain() {
+  closeRecord();
   $("#result").hidden = true;
   $("#scanner").hidden = false;
   $("#viewfinder").dataset.camera = app.camera.running ? "live" : "off";
@@ -273,7 +390,7 @@ function netBadge() {
 }
 
 async function main() {
-  document.documentElement.dataset.offlineReady = "false";
+  Object.assign(document.documentElement.dataset, { offlineReady: "false", enrolled: "false", pending: "0" });
   const decoder = new Decoder();
   app.view = new VerdictView();
   app.camera = new Camera($("#video"));
@@ -285,8 +402,13 @@ async function main() {
     settled, maxAgeMs });
   wireCameraControls();
   wireInputs(decoder);
+  wireRecords();
   netBadge();
-  window.addEventListener("online", () => { netBadge(); syncNow(); });
+  window.addEventListener("online", () => {
+    netBadge();
+    syncNow();
+    if (app.records) app.records.kick();
+  });
   document.addEventListener("visibilitychange", async () => {
     if (document.visibilityState !== "visible" || !app.store || !navigator.onLine) return;
     if (Date.now() - ((await app.store.meta("last_sync")) || 0) > RESYNC_AFTER_MS) syncNow();
@@ -301,12 +423,31 @@ async function main() {
 
   app.opened = openData();
   if (await app.opened) {
+    await startRecords();
     persistStorage().then((persisted) => { app.persisted = persisted; refreshPanel(); });
     await refreshPanel();
     markOfflineReady();
     syncNow();
   }
   await camera;
+}
+
+/** The inspector's token and the records; an enrolment code in the address (/E/<code> lands here) is used. */
+async function startRecords() {
+  app.inspector = new Inspector(app.store);
+  await app.inspector.load();
+  app.records = new Inspections(app.store, {
+    token: () => app.inspector.token(),
+    onChange: renderRecords,
+    onRefused: () => say($("#enrol-message"), "检查员令牌已失效，请重新登记；记录保留在本机",
+      "The inspector token is no longer accepted: enrol again; the records stay on this phone"),
+  });
+  await app.records.start();
+  const enrolment = /^#enrol=([A-Z2-7]{26})$/i.exec(window.location.hash);
+  if (enrolment) {
+    history.replaceState(null, "", window.location.pathname);
+    await enrol(enrolment[1]);
+  }
 }
 
 /** The stored data and the service's configuration, before any check or sync uses them. -> false without IndexedDB */

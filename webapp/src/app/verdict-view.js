@@ -18,6 +18,7 @@ export class VerdictView {
     this.body = $("#result-body");
     this.checked = null;
     this.marks = {};
+    this.onMarks = () => {}; // the plate checks changed (the record of this check follows them)
   }
 
   /** A code is in view and being checked: whatever was shown before is no longer its verdict. */
@@ -38,6 +39,11 @@ export class VerdictView {
     this.checked = checked;
     this.marks = {};
     this.#render();
+  }
+
+  /** The answer as shown now, the plate checks applied. */
+  answer() {
+    return this.#answer();
   }
 
   #answer() {
@@ -119,7 +125,11 @@ export class VerdictView {
     const keys = PLATE_FIELDS.filter(([field]) => eq[field]).map(([field, zh, en]) => {
       const mark = this.marks[field];
       const button = (value, cls, words) => h("button", { type: "button", class: cls, "aria-pressed": String(mark === value),
-        onclick: () => { this.marks[field] = mark === value ? undefined : value; this.#render(); } }, ...bi(...words));
+        onclick: () => {
+          this.marks[field] = mark === value ? undefined : value;
+          this.#render();
+          this.onMarks();
+        } }, ...bi(...words));
       return h("div", { class: "key", dataset: { field, match: mark || "" } },
         h("dt", {}, ...bi(zh, en)), h("dd", {}, eq[field]),
         h("div", { class: "answers" }, button("yes", "yes", ["与铭牌一致", "Matches the plate"]),

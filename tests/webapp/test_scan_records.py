@@ -1,0 +1,90 @@
+"""The phone as an inspector's device: enrolment by the enrolment QR, and a check made offline reaching the
+supervisors exactly once after the service is back (stopped and started on the same address between).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from tests.service import BIN, Service
+
+from .conftest import VERDICT_TIMEOUT_MS, Phone, by_state, start_service
+from .fake_camera import blank_file, image_file
+
+pytestmark = pytest.mark.browser
+
+
+def crane_verify(service: Service, *args: str) -> str:
+    return subprocess.run([str(BIN / "crane-verify"), *args, "--data-dir", str(service.data_dir)], check=True,
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+def supervisor_records(service: Service) -> list[dict]:
+    token = crane_verify(service, "token", "create", "--role", "supervisor", "--region", "21",
+                         "--name", "李四").strip().splitlines()[-1]
+    status, _, body = service.get("/api/v1/inspections?since=0", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200, body
+    return json.loads(body)["inspections"]
+
+
+def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built_app, playwright, tmp_path):
+    service = start_service(tmp_path / "data")
+    try:
+        port = service.url.rsplit(":", 1)[1]
+        png = tmp_path / "enrol.png"
+        out = crane_verify(service, "token", "create", "--role", "inspector", "--region", "2101", "--name", "张三",
+                           "--enrol", "--qr-png", str(png))
+        assert re.search(r"enrolment QR: \S+/E/[A-Z2-7]{26}", out)
+        cameras = tmp_path / "cameras"
+        cameras.mkdir()
+        code = by_state(service.manifest(), "valid")
+
+        # Enrolment: the camera shows the PNG the CLI wrote; the app knows it is no certificate.
+        phone = Phone(playwright, tmp_path / "profile", None, cameras, video=image_file(png, cameras / "enrol.y4m"))
+        try:
+            phone.open(service.url)
+            phone.page.wait_for_selector("html[data-enrolled=true]", state="attached", timeout=VERDICT_TIMEOUT_MS)
+            assert "张三" in phone.page.locator("#inspector-status").inner_text()
+            assert phone.page.locator("#verdict").get_attribute("data-final") == "false"  # not read as a certificate
+            phone.offline_ready()
+            assert phone.problems == []
+        finally:
+            phone.close()
+        service.stop()
+
+        # With no signal: the check is shown and kept; the app is closed before anything could be sent.
+        phone = Phone(playwright, tmp_path / "profile", code["qr_text"], cameras)
+        try:
+            phone.context.set_offline(True)
+            phone.open(service.url)
+            assert phone.verdict()["mode"] == "offline"
+            phone.page.wait_for_selector("html[data-pending='1']", state="attached", timeout=10_000)
+            assert "待上传" in phone.page.locator("#pending-badge").inner_text()
+        finally:
+            phone.close()
+
+        service = Service(service.data_dir, args=("--port", port)).start()  # the same address as before
+        for _ in range(2):  # opened twice: what was acknowledged is not sent again
+            phone = Phone(playwright, tmp_path / "profile", None, cameras, video=blank_file(cameras / "blank.y4m"))
+            try:
+                phone.open(service.url)
+                phone.page.wait_for_selector("html[data-pending='0']", state="attached", timeout=VERDICT_TIMEOUT_MS)
+                phone.page.wait_for_selector("#history li[data-upload=stored]", timeout=10_000)
+                assert phone.page.locator("#history li").count() == 1
+            finally:
+                phone.close()
+
+        records = supervisor_records(service)
+        assert [r["qr"] for r in records] == [code["qr_text"]]
+        record = records[0]
+        assert record["shown"]["mode"] == "offline" and record["shown"]["state"] == "valid"
+        assert record["shown"]["data_age_s"] is not None
+        assert record["plate"] == {"record_no": "unchecked", "factory_serial": "unchecked"}
+        assert record["inspector"]["region"] == "2101"
+        assert record["found"]["registration_no"] == code["registration_no"]
+    finally:
+        service.stop()
