@@ -279,8 +279,8 @@ class _Step:
 
 # Codes lost when a retry is left out (python -m bench.decode; samples at four rotations / 300
 # camera-like shots / 120 hard shots): zxing-cpp resized 0/4/0, global histogram 3/0/0, zbar 1/3/1,
-# OpenCV 0/2/0, WeChat 1/3/4. WeChat also run after a success, or every step run on every image,
-# adds nothing on seeded sheets of many codes (docs/decoder.md), so the first step to find anything wins.
+# OpenCV 0/2/0, WeChat 1/3/4. Running WeChat, or every step, after a success as well adds 1 code of
+# 555 on seeded sheets of many codes (docs/decoder.md): the first step to find anything wins.
 _CASCADE = (
     _Step("zxing-cpp", _zxing(zxingcpp.Binarizer.LocalAverage), "as given"),
     _Step("zxing-cpp", _zxing(zxingcpp.Binarizer.LocalAverage), "resized, blurred"),
