@@ -35,6 +35,8 @@ from .inspections.access import ENROLMENT_TTL, Enrolments, enrolment_qr_text
 from .redis_server import ensure_embedded
 from .store import Outcome, Store
 from .store.tokens import Role
+from .tls import init as init_tls
+from .tls import tls_dir
 from .trust import TrustSource
 
 DATA_DIR_HELP = "data directory (default: $CRANE_DATA_DIR or ./var)"
@@ -85,8 +87,14 @@ def cli() -> None:
 @click.option("--data-dir", help=DATA_DIR_HELP)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--demo", "with_demo", is_flag=True, help="load the demo issuers and certificates first")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="serve HTTPS with this certificate "
+              "(PEM; for trials on a phone, see `crane-verify tls init`)")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="the private key of --tls-cert (PEM)")
 @click.pass_obj
-def serve(env: Environment, host: str, port: int, data_dir: str | None, workers: int, with_demo: bool):
+def serve(env: Environment, host: str, port: int, data_dir: str | None, workers: int, with_demo: bool,
+          tls_cert: str | None, tls_key: str | None):
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert 与 --tls-key 须同时给出 / --tls-cert and --tls-key go together")
     # Bind here, so --port 0 gets a port from the OS and the public URL is known before gunicorn starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -97,7 +105,7 @@ def serve(env: Environment, host: str, port: int, data_dir: str | None, workers:
     url_host = f"[{host}]" if family == socket.AF_INET6 else host
     config = _config(env, data_dir)
     if "CRANE_PUBLIC_URL" not in env.vars:
-        config = config.with_(public_url=f"http://{url_host}:{port}")
+        config = config.with_(public_url=f"{'https' if tls_cert else 'http'}://{url_host}:{port}")
     with open_store(config, create=True) as store:
         seal_roots = env.vars.get("CRANE_SEAL_ROOTS", "")
         if with_demo:
@@ -113,6 +121,8 @@ def serve(env: Environment, host: str, port: int, data_dir: str | None, workers:
         child_env = {**env.vars, "REDIS_URL": store.url, "CRANE_DATA_DIR": str(config.data_dir),
                      "CRANE_PUBLIC_URL": config.public_url, "CRANE_WORKERS": str(workers),
                      "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve()), "CRANE_SEAL_ROOTS": seal_roots}
+        if tls_cert and tls_key:  # read by gunicorn_conf.py
+            child_env.update(CRANE_TLS_CERT=str(Path(tls_cert).resolve()), CRANE_TLS_KEY=str(Path(tls_key).resolve()))
         command = [sys.executable, "-m", "gunicorn", "-c", str(Path(__file__).with_name("gunicorn_conf.py")),
                    "--bind", f"fd://{listener.fileno()}", "verify_api.wsgi:app"]
         env.out(f"serving on {config.public_url} (data {config.data_dir.resolve()}, store {store.url})")
@@ -311,6 +321,27 @@ def token_create(env: Environment, issuer: str | None, role: str, region: str | 
         env.out(f"enrolment QR: {text}")
         env.out(f"enrolment QR image: {png} (one use, within {ENROLMENT_TTL.seconds // 60} minutes)")
     env.out(secret)
+
+
+@cli.group(help="TLS for trials on a real phone over the LAN.")
+def tls() -> None:
+    pass
+
+
+@tls.command("init", help="Make a local certificate authority (once) and a server certificate for HOST, "
+             "under <data dir>/tls/. Install ca.pem on the phone once.")
+@click.option("--host", required=True, help="the machine's LAN address (or host name), e.g. 192.168.1.20")
+@click.option("--data-dir", help=DATA_DIR_HELP)
+@click.pass_obj
+def tls_init(env: Environment, host: str, data_dir: str | None):
+    config = _config(env, data_dir)
+    files = init_tls(tls_dir(config.data_dir), host, env.now())
+    made = "made" if files.created_ca else "kept"
+    env.out(f"本地证书颁发机构 / local CA ({made}): {files.ca_cert.resolve()}  (install this on the phone once)")
+    env.out(f"服务器证书 / server certificate for {host}: {files.cert.resolve()}")
+    env.out(f"私钥 / its key: {files.key.resolve()}")
+    env.out(f'run: make run ARGS="--host 0.0.0.0 --tls-cert {files.cert.resolve()} --tls-key {files.key.resolve()}"')
+    env.out(f"then open https://{host}:8000/scan/ on the phone")
 
 
 @cli.group(help="Inspection records: retention.")

@@ -25,6 +25,14 @@ errorlog = "-"
 loglevel = "warning"
 proc_name = "crane-verify"
 
+# HTTPS for trials on a phone (`crane-verify serve --tls-cert F --tls-key F`). The gathering worker reads raw
+# bytes before gunicorn wraps the socket, so TLS runs on gunicorn's own threaded worker, which wraps first;
+# in production TLS ends at nginx in front (docs/deployment.md) and the gathering worker stays.
+certfile = os.environ.get("CRANE_TLS_CERT") or None
+keyfile = os.environ.get("CRANE_TLS_KEY") or None
+if certfile:
+    worker_class = "gthread"
+
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
