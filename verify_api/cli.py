@@ -319,7 +319,8 @@ def token_create(env: Environment, issuer: str | None, role: str, region: str | 
         png.parent.mkdir(parents=True, exist_ok=True)
         segno.make_qr(text, error="m").save(str(png), scale=8, border=4)
         env.out(f"enrolment QR: {text}")
-        env.out(f"enrolment QR image: {png} (one use, within {ENROLMENT_TTL.seconds // 60} minutes)")
+        env.out(f"登记码图片，{ENROLMENT_TTL.seconds // 60} 分钟内可用一次 / enrolment QR image, one use within "
+                f"{ENROLMENT_TTL.seconds // 60} minutes: {png}")
     env.out(secret)
 
 
@@ -357,7 +358,7 @@ def inspections_purge(env: Environment, data_dir: str | None):
     config = _config(env, data_dir)
     with open_store(config) as store:
         records, photos = purge(Parts.of(store, config, Retention.from_env(env.vars)), env.now())
-    env.out(f"purged {records} inspection records and {photos} photos")
+    env.out(f"已删除 {records} 条检查记录、{photos} 张照片 / purged {records} inspection records and {photos} photos")
 
 
 @token.command("revoke")
