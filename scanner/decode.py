@@ -74,12 +74,23 @@ def read_image(path: str | os.PathLike[str], *, grey: bool = False) -> np.ndarra
     except OSError as e:
         raise DecodeError(path, e.strerror or str(e)) from e
     flags = cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
-    img = cv2.imdecode(data, flags) if data.size else None
+    img = _quiet_imdecode(data, flags) if data.size else None
     if img is None:
         raise DecodeError(path, "not a readable image")
     if min(img.shape[:2]) < _MIN_SIDE:
         raise DecodeError(path, f"image is only {img.shape[1]}x{img.shape[0]} pixels")
     return img
+
+
+def _quiet_imdecode(data: np.ndarray, flags: int) -> np.ndarray | None:
+    # OpenCV 4 logs a C++ error with its source lines to stderr for a truncated file; the caller
+    # names the file in a sentence instead.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(data, flags)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def decode_file(path: str | os.PathLike[str]) -> list[Code]:

@@ -268,6 +268,14 @@ def test_files_folders_and_errors(tmp_path: Path) -> None:
         assert isinstance(results[tmp_path / bad], DecodeError)
 
 
+def test_a_truncated_file_is_named_without_opencv_noise(tmp_path: Path, capfd) -> None:
+    ok, webp = cv2.imencode(".webp", np.full((40, 40), 255, np.uint8))
+    (tmp_path / "cut.webp").write_bytes(webp.tobytes()[:30])
+    with pytest.raises(DecodeError, match="cut.webp"):
+        read_image(tmp_path / "cut.webp")
+    assert capfd.readouterr().err == ""  # OpenCV's C++ log lines would land here
+
+
 def test_unsupported_arrays_are_refused() -> None:
     with pytest.raises(DecodeError):
         decode_image(np.zeros((50, 50), np.float32))
