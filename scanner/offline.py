@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,19 @@ CREATE TABLE IF NOT EXISTS pages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     document TEXT NOT NULL,     -- the signed page exactly as the service sent it
     entries INTEGER NOT NULL
+);
+-- For people and other tools to read (sqlite3 offline.sqlite): rewritten from the checked pages by every sync,
+-- never read by a scan, so editing it changes no answer.
+CREATE TABLE IF NOT EXISTS certificates (
+    registration_no TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    since TEXT,
+    superseded_by INTEGER,
+    record_no TEXT NOT NULL,
+    registered_at TEXT,
+    PRIMARY KEY (registration_no, version)
 );
 CREATE TABLE IF NOT EXISTS syncs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -187,6 +200,9 @@ class OfflineCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = self._local.db = sqlite3.connect(self.path, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
+            if "cursor" in {c[1] for c in db.execute("PRAGMA table_info(certificates)")}:
+                # Data from before the pages were kept: its rows were the trusted copy; now they are rebuilt.
+                db.executescript("DROP TABLE certificates; DROP TABLE IF EXISTS pins;")
             db.executescript(SCHEMA)
         with db:  # commit on success, roll back on any exception
             yield db
@@ -214,6 +230,11 @@ class OfflineCache:
     @staticmethod
     def clear_pages(db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM pages")
+
+    @staticmethod
+    def write_listing(db: sqlite3.Connection, rows: Iterable[Row]) -> None:
+        db.execute("DELETE FROM certificates")
+        db.executemany("INSERT INTO certificates VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [astuple(r) for r in rows])
 
     def load(self, root: PublicKey, trust: TrustList | None = None) -> OfflineData:
         """Everything checked (see the module's docstring); NoOfflineData says what did not hold.

@@ -133,6 +133,7 @@ def sync(client: ServiceClient, cache: OfflineCache, pins: PinStore, given_root:
         loaded = cache.load(trust.root, trust)
         assert loaded.data_time is not None
         with cache.connect() as db:
+            cache.write_listing(db, loaded.rows.values())
             cache.set_meta(db, last_sync=now().isoformat(timespec="seconds"))
         outcome = "ok"
         return SyncResult(trust.serial, trust.root.kid, rotated_from, pages, entries_seen, len(loaded.rows),

@@ -53,6 +53,11 @@ def test_an_edited_feed_page_does_not_load(service: Service, site_photos: list[P
     revoked = _photo(site_photos, "revoked")
     [before] = crane_scan(["--json", str(revoked.path)], tmp_path).json()
     assert before["status"]["state"] == "revoked"
+    # The listing kept for people to read is not what a scan answers from.
+    with sqlite3.connect(OfflineCache.in_data_dir(tmp_path).path) as db:
+        assert db.execute("UPDATE certificates SET state = 'valid' WHERE state = 'revoked'").rowcount >= 1
+    [listed] = crane_scan(["--json", str(revoked.path)], tmp_path).json()
+    assert listed["status"]["state"] == "revoked" and listed["verdict"]["ok"] is False
     # One SQL UPDATE: the stored page now says the revoked certificate is valid.
     with sqlite3.connect(OfflineCache.in_data_dir(tmp_path).path) as db:
         changed = db.execute("""UPDATE pages SET document = replace(document, '"state":"revoked"', '"state":"valid"')
