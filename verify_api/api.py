@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
 
 from keys.feed import sign_page
+from keys.trustlist import TrustList
 
 from .checks import check_by_numbers, check_text
 from .errors import RETRY_AFTER, ApiError, json_object
@@ -79,17 +81,34 @@ def status_feed():
         limit = min(max(int(request.args.get("limit", FEED_PAGE)), 1), 5000)
     except ValueError:
         raise ApiError(400, "bad_limit", "limit 必须是整数 / `limit` must be a whole number") from None
+    region = request.args.get("region")
+    if region is not None and not (region.isascii() and region.isdigit() and len(region) in (2, 4, 6)):
+        raise ApiError(400, "bad_region", "region 须为 2、4 或 6 位行政区划代码前缀 / `region` must be a division-code "
+                       "prefix of 2, 4 or 6 digits, such as 21 or 2101")
     if s.feed_key is None:
         raise ApiError(503, "no_feed_key", "服务未配置状态源签名密钥 / no feed signing key configured")
     entries = s.store.feed(since, limit + 1)
     more = len(entries) > limit
     entries = entries[:limit]
-    page = {"format": 1, "since": since, "next": entries[-1].cursor if entries else since, "more": more,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "entries": [{**e.to_json(), "reason": scrub(e.reason)} for e in entries]}
+    following = entries[-1].cursor if entries else since
+    page = {"format": 1, "since": since, "next": following, "more": more,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    if region is not None:
+        # A regional page: the entries of the certificates whose issuer's code starts with the region, `next`
+        # still the last entry read (a page may hold none and say more), the region signed inside the page.
+        inside = in_region(s.trust.current(), region)
+        entries = [e for e in entries if inside(e.registration_no)]
+        page["region"] = region
+    page["entries"] = [{**e.to_json(), "reason": scrub(e.reason)} for e in entries]
     response = jsonify(sign_page(page, s.feed_key))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def in_region(trust: TrustList, region: str) -> Callable[[str], bool]:
+    """Whether a registration number belongs to the region: an issuer whose code starts with it owns the number."""
+    issuers = [i for i in trust.issuers if i.code.startswith(region)]
+    return lambda registration_no: any(i.owns(registration_no) for i in issuers)
 
 
 _STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})", re.ASCII)

@@ -1,5 +1,6 @@
-"""The phone as an inspector's device: enrolment by the enrolment QR, and a check made offline reaching the
-supervisors exactly once after the service is back (stopped and started on the same address between).
+"""The phone as an inspector's device: enrolment by the enrolment QR, the enrolled region's feed only, a
+certificate of another region unknown offline, and checks made offline reaching the supervisors exactly once
+after the service is back (stopped and started on the same address between).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 
 from tests.service import BIN, Service
 
-from .conftest import VERDICT_TIMEOUT_MS, Phone, by_state, start_service
+from .conftest import VERDICT_TIMEOUT_MS, Phone, start_service
 from .fake_camera import blank_file, image_file
 
 pytestmark = pytest.mark.browser
@@ -41,7 +42,9 @@ def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built
         assert re.search(r"enrolment QR: \S+/E/[A-Z2-7]{26}", out)
         cameras = tmp_path / "cameras"
         cameras.mkdir()
-        code = by_state(service.manifest(), "valid")
+        valid = [c for c in service.manifest()["certificates"] if c["expected_status"] == "valid" and c.get("qr_text")]
+        code = next(c for c in valid if c["registration_no"].startswith("辽A-"))  # 沈阳, region 2101
+        elsewhere = next(c for c in valid if c["registration_no"].startswith("辽B-"))  # 大连, 2102
 
         # Enrolment: the camera shows the PNG the CLI wrote; the app knows it is no certificate.
         phone = Phone(playwright, tmp_path / "profile", None, cameras, video=image_file(png, cameras / "enrol.y4m"))
@@ -50,6 +53,16 @@ def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built
             phone.page.wait_for_selector("html[data-enrolled=true]", state="attached", timeout=VERDICT_TIMEOUT_MS)
             assert "张三" in phone.page.locator("#inspector-status").inner_text()
             assert phone.page.locator("#verdict").get_attribute("data-final") == "false"  # not read as a certificate
+            # The enrolled region is the default: the data is that region's feed only.
+            phone.page.wait_for_selector("html[data-regions='2101']", state="attached", timeout=VERDICT_TIMEOUT_MS)
+            held = phone.page.evaluate("""() => new Promise((ok, fail) => {
+                const open = indexedDB.open("crane-scan");
+                open.onsuccess = () => { const all = open.result.transaction("rows").objectStore("rows").getAll();
+                  all.onsuccess = () => ok(all.result.map((r) => r.registration_no)); all.onerror = fail; };
+                open.onerror = fail; })""")
+            assert held and all(n.startswith("辽A-") for n in held)
+            assert set(held) == {c["registration_no"] for c in service.manifest()["certificates"]
+                                 if c["registration_no"].startswith("辽A-")}
             phone.offline_ready()
             assert phone.problems == []
         finally:
@@ -66,6 +79,17 @@ def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built
             assert "待上传" in phone.page.locator("#pending-badge").inner_text()
         finally:
             phone.close()
+        # A certificate of another region reads unknown offline, never a guess (and is a record too).
+        phone = Phone(playwright, tmp_path / "profile", elsewhere["qr_text"], cameras)
+        try:
+            phone.context.set_offline(True)
+            phone.open(service.url)
+            verdict = phone.verdict()
+            assert (verdict["mode"], verdict["state"], verdict["signature"]) == ("offline", "unknown", "valid")
+            assert "不在本机已同步的地区" in phone.page.locator("#result").inner_text()
+            phone.page.wait_for_selector("html[data-pending='2']", state="attached", timeout=10_000)
+        finally:
+            phone.close()
 
         service = Service(service.data_dir, args=("--port", port)).start()  # the same address as before
         for _ in range(2):  # opened twice: what was acknowledged is not sent again
@@ -74,17 +98,19 @@ def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built
                 phone.open(service.url)
                 phone.page.wait_for_selector("html[data-pending='0']", state="attached", timeout=VERDICT_TIMEOUT_MS)
                 phone.page.wait_for_selector("#history li[data-upload=stored]", timeout=10_000)
-                assert phone.page.locator("#history li").count() == 1
+                assert phone.page.locator("#history li").count() == 2
             finally:
                 phone.close()
 
         records = supervisor_records(service)
-        assert [r["qr"] for r in records] == [code["qr_text"]]
-        record = records[0]
+        assert sorted(r["qr"] for r in records) == sorted([code["qr_text"], elsewhere["qr_text"]])  # each once
+        record = next(r for r in records if r["qr"] == code["qr_text"])
         assert record["shown"]["mode"] == "offline" and record["shown"]["state"] == "valid"
         assert record["shown"]["data_age_s"] is not None
         assert record["plate"] == {"record_no": "unchecked", "factory_serial": "unchecked"}
         assert record["inspector"]["region"] == "2101"
         assert record["found"]["registration_no"] == code["registration_no"]
+        other = next(r for r in records if r["qr"] == elsewhere["qr_text"])
+        assert other["shown"]["state"] == "unknown" and "status_changed" in other["flags"]
     finally:
         service.stop()

@@ -1,7 +1,7 @@
 // The data panel: what the offline answers rest on, how old it is, and a button to refresh it.
 import { $, age, bi, h, when } from "./dom.js";
 
-export function renderDataPanel({ trust, dataTime, count, lastSync, persisted, usage, maxAgeMs, now }) {
+export function renderDataPanel({ trust, dataTime, count, regions, lastSync, persisted, usage, maxAgeMs, now }) {
   const facts = [];
   const fact = (zh, en, value) => facts.push(h("div", { class: "fact" }, h("dt", {}, ...bi(zh, en)), h("dd", {}, value)));
   const warning = $("#data-warning");
@@ -12,6 +12,8 @@ export function renderDataPanel({ trust, dataTime, count, lastSync, persisted, u
     fact("信任列表", "Trust list", `第 ${trust.serial} 号 · 根密钥 ${trust.root.kid}`);
     fact("发证机关", "Issuers", trust.issuers.map((i) => `${i.name} (${i.code})`).join("，"));
     fact("证书条目", "Entries", String(count));
+    fact("覆盖地区", "Regions covered", regions === null ? bi("全国", "the whole country") : regions.join("，"));
+    document.documentElement.dataset.regions = regions === null ? "" : regions.join(",");
     const ageMs = now - dataTime;
     const [zh, en] = age(ageMs / 1000);
     fact("数据截至", "Data as of", [when(dataTime), " ", h("span", { class: "en", lang: "en" }, `(${zh}前 · ${en} ago)`)]);

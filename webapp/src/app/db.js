@@ -59,12 +59,12 @@ export class OfflineStore {
    * `fresh`: the keys written so far by a sync that began on an empty store (or null): a version not among
    * them has no stored row to fold into, so it is written without reading first.
    */
-  async storePage(since, signedPage, entries, position, fresh = null) {
+  async storePage(since, signedPage, entries, position, fresh = null, region = null) {
     // Relaxed durability: still all or nothing, only not flushed to disk before the next page. Lost in a crash,
     // a page is fetched again from the cursor that was stored with the rows before it.
     const tx = this.db.transaction(["pages", "rows", "meta"], "readwrite", { durability: "relaxed" });
-    tx.objectStore("pages").put(signedPage, since);
-    tx.objectStore("meta").put(position, "position");
+    tx.objectStore("pages").put(signedPage, region === null ? since : `${region}:${since}`);
+    tx.objectStore("meta").put(position, positionKey(region));
     const rows = tx.objectStore("rows");
     // Entries of one version fold in feed order; each version's stored row is read once.
     const byKey = new Map();
@@ -111,6 +111,17 @@ export class OfflineStore {
     return committed(tx);
   }
 
+  /** Drops every feed page, row and position (the trust list and its pin stay). */
+  async clearFeed() {
+    const tx = this.db.transaction(["pages", "rows", "meta"], "readwrite", { durability: "strict" });
+    tx.objectStore("pages").clear();
+    tx.objectStore("rows").clear();
+    const meta = tx.objectStore("meta");
+    const keys = meta.getAllKeys();
+    keys.onsuccess = () => keys.result.filter((k) => String(k).startsWith("position")).forEach((k) => meta.delete(k));
+    return committed(tx);
+  }
+
   async clearMeta(key) {
     const tx = this.db.transaction("meta", "readwrite");
     tx.objectStore("meta").delete(key);
@@ -121,14 +132,28 @@ export class OfflineStore {
     return done(this.db.transaction("rows").objectStore("rows").count());
   }
 
-  /** What the core's offline answers read: dataTime, get(registrationNo, version), latest(registrationNo). */
-  async source() {
-    const position = await this.meta("position");
-    if (!position) return null;
+  async position(region = null) {
+    return (await this.meta(positionKey(region))) || null;
+  }
+
+  /**
+   * What the core's offline answers read: dataTime, get(registrationNo, version), latest(registrationNo) and
+   * regions. `regions` null: the whole feed; else the regions asked for, of which those synced are covered
+   * and the oldest of their pages is the data's time.
+   */
+  async source(regions = null) {
+    const keys = regions === null ? [null] : regions;
+    const held = [];
+    for (const region of keys) {
+      const position = await this.position(region);
+      if (position) held.push({ region, position });
+    }
+    if (!held.length) return null;
     const rows = () => this.db.transaction("rows").objectStore("rows");
     return {
-      position,
-      dataTime: OfflineData.fromJSON(position).dataTime, // the core's reading of the signed generated_at
+      regions: regions === null ? null : held.map((p) => p.region),
+      // the core's reading of the signed generated_at
+      dataTime: Math.min(...held.map((p) => OfflineData.fromJSON(p.position).dataTime)),
       get: async (registrationNo, version) => (await done(rows().get([registrationNo, version]))) || null,
       latest: async (registrationNo) => {
         const range = IDBKeyRange.bound([registrationNo, -Infinity], [registrationNo, Infinity]);
@@ -139,6 +164,8 @@ export class OfflineStore {
     };
   }
 }
+
+const positionKey = (region) => (region === null ? "position" : `position:${region}`);
 
 /** Asks the browser to keep the data under storage pressure; a refusal is shown, never fatal. */
 export async function persistStorage() {

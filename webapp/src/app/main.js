@@ -55,8 +55,16 @@ async function loadStored() {
       app.trust = null; // a stored list that no longer checks is not used; the next sync replaces it
     }
   }
-  app.source = await app.store.source();
+  app.source = await app.store.source(await wantedRegions());
   app.synced = Boolean(app.trust && app.source && (await app.store.meta("last_sync")));
+}
+
+/** The regions whose data this phone keeps: the inspector's choice, else the enrolled region, else all (null). */
+async function wantedRegions() {
+  const chosen = await app.store.meta("regions");
+  if (Array.isArray(chosen)) return chosen.length ? chosen : null;
+  const enrolled = app.inspector && app.inspector.region();
+  return enrolled ? [enrolled] : null;
 }
 
 async function syncNow() {
@@ -68,11 +76,13 @@ async function syncNow() {
     try {
       if (!app.config) app.config = await loadConfig();
       if (!app.config) throw new Error("no configuration");
+      const regions = await wantedRegions();
       const result = await sync(app.store, app.config, {
+        regions,
         onPage: ({ entries }) => say(message, `正在同步… ${entries} 条`, `Syncing… ${entries} entries`),
       });
       app.trust = result.trust;
-      app.source = await app.store.source();
+      app.source = await app.store.source(regions);
       app.synced = true;
       performance.mark("scan:sync-end", { detail: { pages: result.pages, entries: result.entries } });
       say(message, `同步完成：${result.entries} 条新记录`, `Synced: ${result.entries} new entries`);
@@ -90,6 +100,7 @@ async function syncNow() {
 async function refreshPanel() {
   renderDataPanel({
     trust: app.trust, dataTime: app.source ? app.source.dataTime : null, count: app.source ? await app.source.count() : 0,
+    regions: app.source ? app.source.regions : null,
     lastSync: await app.store.meta("last_sync"), persisted: app.persisted, usage: await storageUsed(),
     maxAgeMs: maxAgeMs(), now: Date.now(),
   });
@@ -178,7 +189,10 @@ async function enrol(text) {
   const words = await app.inspector.enrol(text);
   if (words) say(message, ...words);
   message.scrollIntoView({ block: "center" });
-  if (app.inspector.token()) app.records.kick();
+  if (app.inspector.token()) {
+    app.records.kick();
+    if (!Array.isArray(await app.store.meta("regions"))) regionsChanged(); // the enrolled region is the default
+  }
   if (app.loop.frozen) scanAgain();
 }
 
@@ -195,6 +209,32 @@ async function jpegOf(file) {
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(binary);
+}
+
+/** Another choice of regions: the data kept so far is dropped and the chosen regions are synced afresh. */
+async function regionsChanged() {
+  const regions = await wantedRegions();
+  $("#regions").value = regions ? regions.join(",") : "";
+  if (app.syncing) await app.syncing;
+  await app.store.clearFeed();
+  app.source = null;
+  app.synced = false; // not ready offline until the chosen regions are in
+  markOfflineReady();
+  await refreshPanel();
+  return syncNow();
+}
+
+function wireRegions() {
+  $("#regions-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const list = [...new Set($("#regions").value.split(/[\s,，、]+/).filter(Boolean))];
+    if (!list.every((r) => /^\d{2}(\d{2}){0,2}$/.test(r))) {
+      say($("#sync-message"), "地区须为 2、4 或 6 位行政区划代码前缀，如 21 或 2101", "Regions are division-code prefixes of 2, 4 or 6 digits, such as 21 or 2101");
+      return;
+    }
+    await app.store.setMeta({ regions: list });
+    await regionsChanged();
+  });
 }
 
 function wireRecords() {
@@ -227,6 +267,7 @@ function wireRecords() {
   $("#sign-out").addEventListener("click", async () => {
     await app.inspector.signOut();
     $("#enrol-message").hidden = true;
+    if (!Array.isArray(await app.store.meta("regions"))) regionsChanged();
   });
 }
 
@@ -403,6 +444,7 @@ async function main() {
   wireCameraControls();
   wireInputs(decoder);
   wireRecords();
+  wireRegions();
   netBadge();
   window.addEventListener("online", () => {
     netBadge();
@@ -434,8 +476,6 @@ async function main() {
 
 /** The inspector's token and the records; an enrolment code in the address (/E/<code> lands here) is used. */
 async function startRecords() {
-  app.inspector = new Inspector(app.store);
-  await app.inspector.load();
   app.records = new Inspections(app.store, {
     token: () => app.inspector.token(),
     onChange: renderRecords,
@@ -443,6 +483,8 @@ async function startRecords() {
       "The inspector token is no longer accepted: enrol again; the records stay on this phone"),
   });
   await app.records.start();
+  const regions = await wantedRegions();
+  $("#regions").value = regions ? regions.join(",") : "";
   const enrolment = /^#enrol=([A-Z2-7]{26})$/i.exec(window.location.hash);
   if (enrolment) {
     history.replaceState(null, "", window.location.pathname);
@@ -458,6 +500,8 @@ async function openData() {
     say($("#sync-message"), "此浏览器不能保存离线数据（隐私模式？），仍可联网核验。", "This browser cannot keep offline data (private mode?); online checks still work.");
     return false;
   }
+  app.inspector = new Inspector(app.store);
+  await app.inspector.load();
   [app.config] = await Promise.all([loadConfig(), loadStored()]);
   return true;
 }

@@ -13,8 +13,11 @@ async function fetchText(url) {
   return response.text();
 }
 
-/** -> {trust, pages, entries}; throws on a network failure or refused data (nothing refused is stored). */
-export async function sync(store, config, { now = () => Date.now(), onPage = () => {} } = {}) {
+/**
+ * -> {trust, pages, entries}; throws on a network failure or refused data (nothing refused is stored).
+ * `regions`: division-code prefixes whose feeds are synced, each from its own cursor; null: the whole feed.
+ */
+export async function sync(store, config, { regions = null, now = () => Date.now(), onPage = () => {} } = {}) {
   const started = now();
   const pin = (await store.meta("pin")) || config.root.spki;
   const storedDocument = (await store.meta("trust")) || null;
@@ -22,21 +25,24 @@ export async function sync(store, config, { now = () => Date.now(), onPage = () 
   const trust = await checkTrustListUpdate(document, pin, storedDocument);
   await store.setMeta({ trust: document, pin: trust.root.publicKey, trust_serial: trust.serial });
 
-  let position = (await store.meta("position")) || null;
   const fresh = (await store.rowCount()) === 0 ? new Set() : null; // a first sync need not read before writing
   let pages = 0;
   let entries = 0;
-  for (;;) {
-    const since = position ? position.cursor : "0";
-    const signed = JSON.parse(await fetchText(`/api/v1/status-feed?since=${encodeURIComponent(since)}&limit=${PAGE}`));
-    const page = await verifyFeedPage(signed, trust);
-    const advanced = advanceFeed(position, page, since);
-    position = { cursor: advanced.cursor, generatedAt: advanced.generatedAt };
-    await store.storePage(since, signed, advanced.entries, position, fresh);
-    pages += 1;
-    entries += advanced.entries.length;
-    onPage({ pages, entries });
-    if (!advanced.more) break;
+  for (const region of regions === null ? [null] : regions) {
+    let position = await store.position(region);
+    const scope = region === null ? "" : `&region=${encodeURIComponent(region)}`;
+    for (;;) {
+      const since = position ? position.cursor : "0";
+      const signed = JSON.parse(await fetchText(`/api/v1/status-feed?since=${encodeURIComponent(since)}&limit=${PAGE}${scope}`));
+      const page = await verifyFeedPage(signed, trust);
+      const advanced = advanceFeed(position, page, since, region); // the signed page names the region asked for
+      position = { cursor: advanced.cursor, generatedAt: advanced.generatedAt };
+      await store.storePage(since, signed, advanced.entries, position, fresh, region);
+      pages += 1;
+      entries += advanced.entries.length;
+      onPage({ pages, entries });
+      if (!advanced.more) break;
+    }
   }
   await store.setMeta({ last_sync: now(), last_sync_started: started });
   return { trust, pages, entries };

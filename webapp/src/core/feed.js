@@ -59,11 +59,18 @@ const reprStr = (v) => (typeof v === "string" ? `'${v}'` : v === undefined || v 
 /**
  * scanner/sync.py's checks of a verified page asked with `since`: entries strictly after it and in order,
  * known states, `next` the last entry's cursor. Returns {entries, next, more, generatedAt}; throws FeedError.
+ * `region` (a division-code prefix such as "2101", or null for the whole feed): the region the page was asked
+ * for, which the signed page must name (and a page for the whole feed must name none), so a regional page
+ * can never pass for the national one. A regional page holds the region's entries of the stretch read, so its
+ * `next` may lie past its last entry.
  */
-export function checkFeedPage(page, since) {
+export function checkFeedPage(page, since, region = null) {
   const { entries, next, more } = page;
   if (pyStr(page.since ?? null) !== since) {
     throw refused(`feed page answers since=${reprStr(page.since)}, asked for '${since}'`);
+  }
+  if ((page.region ?? null) !== region) {
+    throw refused(`feed page is for region ${reprStr(page.region ?? null)}, asked for ${reprStr(region)}`);
   }
   if (!Array.isArray(entries) || typeof next !== "string" || typeof more !== "boolean") {
     throw refused("feed page lacks entries, next or more");
@@ -83,7 +90,8 @@ export function checkFeedPage(page, since) {
         throw new TypeError("an entry has no registration number");
       }
     }
-    if (entries.length && compareCursors(next, last) !== 0) throw new TypeError("next is not the last entry's cursor");
+    const past = compareCursors(next, last);
+    if (entries.length && (region === null ? past !== 0 : past < 0)) throw new TypeError("next is not the last entry's cursor");
   } catch (exc) {
     if (exc instanceof TypeError) throw refused(`feed page malformed: ${exc.message}`);
     throw exc;
@@ -123,8 +131,8 @@ function generatedMs(text, what) {
  * continue from the stored cursor (behind it, or elsewhere), or whose signed generated_at is older than
  * the newest page accepted, is refused: a replayed old page cannot roll the data back.
  */
-export function advanceFeed(position, page, since) {
-  const checked = checkFeedPage(page, since);
+export function advanceFeed(position, page, since, region = null) {
+  const checked = checkFeedPage(page, since, region);
   const cursor = position?.cursor ?? "0";
   if (since !== cursor) throw refused(`feed page continues from ${since}, the stored cursor is ${cursor}`);
   if (compareCursors(checked.next, cursor) < 0) throw refused(`feed page ends at ${checked.next}, behind the stored cursor ${cursor}`);

@@ -9,6 +9,7 @@
 import { Source, State } from "./answer.js";
 import { advanceFeed, foldEntry } from "./feed.js";
 import { PY_SPACE } from "./qrtext.js";
+import { ownsNumber } from "./trustlist.js";
 import { china, DAY_MS, parseIso, toMs } from "./time.js";
 import { answerCode, answerEntry, sameRecordNo, unavailable } from "./verdict.js";
 
@@ -17,6 +18,8 @@ const MAX_NUMBER = 64; // characters of a registration or record number; longer 
 
 export const NOT_IN_DATA = "离线数据中无此证书（数据截至 {t}） / not in offline data as of {t}";
 export const TOO_OLD = "离线数据已过期（数据截至 {t}，超过允许的 {d}） / offline data as of {t} is older than the allowed {d}";
+export const OUTSIDE_REGIONS = "此证书不在本机已同步的地区（{r}），离线无法确认状态，请联网核验 / this certificate is outside the " +
+  "regions synced to this device ({r}): its status cannot be told offline";
 export const BY_LICENCE = "离线数据无法按电子证照标识查询，请联网核验 / an e-licence identifier can only be looked up online";
 export const CLOCK_BEHIND = "设备时钟早于上次同步时间（{t}），请校准时间 / the device clock is earlier than the last sync ({t}); " +
   "check the clock";
@@ -127,20 +130,22 @@ function entryOf(row) {
 }
 
 /** The synced data as a registry for verdict.js, at `now`, with the allowed age. */
-export function offlineRegistry(source, now, maxAgeMs = DEFAULT_MAX_AGE_MS) {
+export function offlineRegistry(source, now, maxAgeMs = DEFAULT_MAX_AGE_MS, trust = null) {
   const dataTime = source.dataTime;
   const nowMs = toMs(now);
   const t = dataTime === null ? "-" : china(dataTime);
   const tooOld = dataTime !== null && nowMs - dataTime > maxAgeMs;
-  const check = () => {
+  const covered = coverage(source.regions ?? null, trust);
+  const check = (registrationNo) => {
     if (dataTime === null) return unavailable(NO_DATA);
     if (tooOld) return unavailable(fill(TOO_OLD, { t, d: humanDuration(maxAgeMs) }));
+    if (!covered(registrationNo)) return unavailable(fill(OUTSIDE_REGIONS, { r: source.regions.join(", ") }));
     return null;
   };
   return Object.freeze({
     provenance: Object.freeze({ source: Source.OFFLINE, dataTime }),
     async entry(registrationNo, version) {
-      const refusal = check();
+      const refusal = check(registrationNo);
       if (refusal) return refusal;
       const row = await source.get(registrationNo, version);
       return row ? entryOf(row) : unavailable(fill(NOT_IN_DATA, { t }));
@@ -150,7 +155,7 @@ export function offlineRegistry(source, now, maxAgeMs = DEFAULT_MAX_AGE_MS) {
     },
     /** The latest version when both numbers match (checks.find_by_numbers); unavailable or null otherwise. */
     async byNumbers(registrationNo, recordNo) {
-      const refusal = check();
+      const refusal = check(normaliseNumber(registrationNo.trim()));
       if (refusal) return refusal;
       const [reg, rec] = [registrationNo.trim(), recordNo.trim()];
       if (!reg || !rec || Math.max(reg.length, rec.length) > MAX_NUMBER) return null;
@@ -160,6 +165,18 @@ export function offlineRegistry(source, now, maxAgeMs = DEFAULT_MAX_AGE_MS) {
       return normaliseNumber(row.record_no || "") === normaliseNumber(rec) ? entryOf(row) : null;
     },
   });
+}
+
+/**
+ * Whether the synced data covers a registration number. Data of regions (division-code prefixes, as the
+ * status feed's `region` selects them) covers the numbers that an issuer whose code starts with one of them
+ * owns; anything else reads unknown, never a guess from rows of a region no longer synced. Data of the whole
+ * feed (regions null) covers every number.
+ */
+function coverage(regions, trust) {
+  if (regions === null) return () => true;
+  const issuers = trust ? trust.issuers.filter((i) => regions.some((r) => i.code.startsWith(r))) : [];
+  return (registrationNo) => issuers.some((i) => ownsNumber(i, registrationNo));
 }
 
 function checked(answer, verification, source, nowMs) {
@@ -176,7 +193,7 @@ function checked(answer, verification, source, nowMs) {
 /** The offline answer for a scanned text: {answer, verification, mode, ageSeconds, notes, clockBehind}. */
 export async function answerOffline(text, trust, source, now, { maxAgeMs = DEFAULT_MAX_AGE_MS } = {}) {
   const nowMs = toMs(now);
-  const { answer, verification } = await answerCode(text, trust, offlineRegistry(source, nowMs, maxAgeMs), nowMs);
+  const { answer, verification } = await answerCode(text, trust, offlineRegistry(source, nowMs, maxAgeMs, trust), nowMs);
   return checked(answer, verification, source, nowMs);
 }
 
@@ -188,7 +205,7 @@ export async function answerOffline(text, trust, source, now, { maxAgeMs = DEFAU
 export async function answerOfflineByNumbers(registrationNo, recordNo, trust, source, now,
   { maxAgeMs = DEFAULT_MAX_AGE_MS } = {}) {
   const nowMs = toMs(now);
-  const registry = offlineRegistry(source, nowMs, maxAgeMs);
+  const registry = offlineRegistry(source, nowMs, maxAgeMs, trust);
   const found = await registry.byNumbers(registrationNo, recordNo);
   if (found === null) return null;
   const answer = "unavailable" in found
