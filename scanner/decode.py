@@ -130,8 +130,21 @@ def decode_image(img: np.ndarray, *, fast: bool = False) -> list[Code]:
         work, scale = views[step.view]
         codes = step.engine(work)
         if codes:
-            return _merge([_unscale(c, scale) for c in codes])
+            found = [_unscale(c, scale) for c in codes]
+            # A symbol seen but not read beside the ones read: the one case where WeChat after a
+            # success added a code on seeded sheets of many codes (docs/decoder.md).
+            for later in _CASCADE if not fast and _unread_beside(codes) else ():
+                if later.engine is _wechat:
+                    work, scale = views.get(later.view) or _VIEWS[later.view](grey)
+                    found += [_unscale(c, scale) for c in later.engine(work)]
+            return _merge(found)
     return []
+
+
+def _unread_beside(codes: list[Code]) -> bool:
+    """Whether the engine saw a symbol it could not read that is not one of the codes it read."""
+    centres = [tuple(float(v) for v in np.mean(quad, axis=0)) for quad in getattr(codes, "unread", ())]
+    return any(not any(_inside(centre, c.points) for c in codes) for centre in centres)
 
 
 def _grey(img: np.ndarray) -> np.ndarray:
@@ -179,6 +192,14 @@ _VIEWS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, float]]] = {
 
 # --- engines: grey uint8 image -> codes in that image's pixels ---
 
+class _Found(list[Code]):
+    """Codes an engine read, and where it saw symbols it could not read (their corners, same pixels)."""
+
+    def __init__(self, codes: Iterable[Code], unread: Iterable[tuple[Point, ...]] = ()) -> None:
+        super().__init__(codes)
+        self.unread = list(unread)
+
+
 def _zxing(binarizer: zxingcpp.Binarizer) -> Callable[[np.ndarray], list[Code]]:
     def read(grey: np.ndarray) -> list[Code]:
         found = zxingcpp.read_barcodes(
@@ -186,8 +207,10 @@ def _zxing(binarizer: zxingcpp.Binarizer) -> Callable[[np.ndarray], list[Code]]:
             formats=zxingcpp.BarcodeFormat.QRCode,  # the QR family: Model 1 and 2, Micro, rMQR
             text_mode=zxingcpp.TextMode.Plain,  # HRI would turn control characters into <GS> etc.
             binarizer=binarizer,
+            return_errors=True,  # symbols found but not read cost nothing more to report
         )
-        return [Code(b.text, _zxing_points(b.position), Engine.ZXING, b.bytes) for b in found]
+        return _Found((Code(b.text, _zxing_points(b.position), Engine.ZXING, b.bytes) for b in found if b.valid),
+                      (_zxing_points(b.position) for b in found if not b.valid))
 
     return read
 
@@ -291,7 +314,8 @@ class _Step:
 # Codes lost when a retry is left out (python -m bench.decode; samples at four rotations / 300
 # camera-like shots / 120 hard shots): zxing-cpp resized 0/4/0, global histogram 3/0/0, zbar 1/3/1,
 # OpenCV 0/2/0, WeChat 1/3/4. Running WeChat, or every step, after a success as well adds 1 code of
-# 555 on seeded sheets of many codes (docs/decoder.md): the first step to find anything wins.
+# 555 on seeded sheets of many codes (docs/decoder.md), on a sheet where zxing-cpp had seen symbols it
+# could not read: so the first step to find anything wins, and WeChat follows a success only then.
 _CASCADE = (
     _Step("zxing-cpp", _zxing(zxingcpp.Binarizer.LocalAverage), "as given"),
     _Step("zxing-cpp", _zxing(zxingcpp.Binarizer.LocalAverage), "resized, blurred"),

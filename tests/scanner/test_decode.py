@@ -330,6 +330,14 @@ def test_hard_shots_zxing_alone_misses_are_read(case: str) -> None:
     assert text in [code.text for code in decode_image(grey)]
 
 
+def test_wechat_follows_a_success_only_beside_a_symbol_seen_but_not_read() -> None:
+    read = Code("A", ((0, 0), (10, 0), (10, 10), (0, 10)), Engine.ZXING)
+    assert not decode._unread_beside(decode._Found([read]))
+    assert not decode._unread_beside(decode._Found([read], [((2, 2), (8, 2), (8, 8), (2, 8))]))  # the same symbol
+    assert decode._unread_beside(decode._Found([read], [((50, 0), (60, 0), (60, 10), (50, 10))]))
+    assert not decode._unread_beside([read])  # engines other than zxing-cpp report nothing unread
+
+
 def test_model_files_are_found_without_importing_their_package() -> None:
     folder = wechat.model_folder()
     assert folder.name == wechat.MODEL_SUBFOLDER and folder.parent.name == wechat.MODEL_PACKAGE
