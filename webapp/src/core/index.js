@@ -43,13 +43,16 @@
  *   await verifyFeedPage(doc, trust) -> page   (a non-compromised feed key signed it; else FeedError).
  *       Call before storing anything from the page. Pass the response text: the signed bytes are then
  *       rebuilt from it exactly (a parsed object serves while its numbers are plain integers).
- *   advanceFeed(position {cursor, generatedAt}|null, page, since) -> {cursor, generatedAt, entries, more}
+ *   advanceFeed(position {cursor, generatedAt}|null, page, since, region = null) -> {cursor, generatedAt, entries, more}
  *       sync.py's page checks, and refuses (FeedError) a page not continuing from the stored cursor, ending
- *       behind it, or signed as generated before the newest accepted page. Store the new position.
+ *       behind it, or signed as generated before the newest accepted page. Store the new position. With
+ *       `region` (the status feed's ?region=) the signed page must name that region, and without one none.
  *   foldEntry(storedRow|null, entry) -> row to store (an entry older than the stored row keeps the row).
  *   OfflineData: the same in memory ({cursor, generatedAt, rows}, toJSON/fromJSON, apply(page, since),
  *       get(regNo, version), latest(regNo), count, dataTime (ms of the newest page's generated_at), age(now)).
- *       An IndexedDB store offering dataTime, get and latest (async allowed) serves the same.
+ *       An IndexedDB store offering dataTime, get and latest (async allowed) serves the same; one that also
+ *       offers `regions` (division-code prefixes synced) covers only certificates of those regions: any
+ *       other reads unknown (OUTSIDE_REGIONS), never a guess.
  *   await answerOffline(text, trust, source, now, {maxAgeMs}) -> Checked
  *       {answer (status.source "offline", data_time), verification, mode: "offline", ageSeconds, notes,
  *        clockBehind}; past maxAgeMs (7 days default) the state is unknown; a clock behind the data is
