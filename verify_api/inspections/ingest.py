@@ -112,9 +112,9 @@ def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustLis
     for n in list(accepted):
         rid = accepted[n].item.id
         if rid in known or rid in seen:
-            stored = earlier.get(rid)
-            mine = stored is not None and stored.inspector.token_id == inspector.token_id  # others' flags are theirs
-            results[n] = Result(rid, Outcome.DUPLICATE, stored.flags if mine else ())
+            before = earlier.get(rid)
+            mine = before is not None and before.inspector.token_id == inspector.token_id  # others' flags are theirs
+            results[n] = Result(rid, Outcome.DUPLICATE, before.flags if before is not None and mine else ())
             del accepted[n]
         seen.add(rid)
     by_text = {text: resolve(text, trust, store, now) for text in {a.item.qr for a in accepted.values()}}
@@ -140,14 +140,14 @@ def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustLis
                                                                          inspector.scope), found[n], ref)))
     # A photo whose write failed midway stays an orphan file, removed with its day by the purge: deleting it
     # here could take the photo of a record Redis stored before the connection broke.
-    stored = inspections.store([s for _, s in to_store])
-    for (n, item), new in zip(to_store, stored, strict=True):
+    stored_now = inspections.store([s for _, s in to_store])
+    for (n, record), new in zip(to_store, stored_now, strict=True):
         if new:
-            results[n] = Result(item.record.id, Outcome.STORED, item.flags)
-            metrics.count_inspection(item.flags)
+            results[n] = Result(record.record.id, Outcome.STORED, record.flags)
+            metrics.count_inspection(record.flags)
         else:  # the same id arrived in another request at the same moment, and that one stored it
-            if item.photo:
+            if record.photo:
                 with contextlib.suppress(OSError):
-                    photos.delete(item.photo)
-            results[n] = Result(item.record.id, Outcome.DUPLICATE, item.flags)
+                    photos.delete(record.photo)
+            results[n] = Result(record.record.id, Outcome.DUPLICATE, record.flags)
     return [r for r in results if r is not None]

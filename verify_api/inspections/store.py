@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from keys.answer import SignatureResult, State
@@ -185,7 +186,7 @@ class InspectionStore(StorePart):
                 pipe.zrangebyscore(keyspace.inspections_of(province, registration_no), _score(around - window),
                                    _score(around + window), start=0, num=most, withscores=True)
             return pipe.execute()
-        out = []
+        out: list[list[Sighting]] = []
         for pairs in self.transport.read(read):
             out.append([])
             for member, score in pairs:
@@ -208,7 +209,7 @@ class InspectionStore(StorePart):
         removed, photos = 0, []
         for province in PROVINCES:
             received = keyspace.inspections_received(province)
-            ids = self.transport.read(lambda r, k=received: r.zrangebyscore(k, "-inf", "(" + str(_score(before))))
+            ids: list[str] = self.transport.read(partial(_older_than, key=received, score=_score(before)))
             for start in range(0, len(ids), 500):
                 chunk = self.many(province, ids[start:start + 500])
                 photos += [i.photo for i in chunk if i.photo]
@@ -222,6 +223,10 @@ class InspectionStore(StorePart):
                 self.transport.write([Op.command("XTRIM", keyspace.inspection_log(province), "MINID",
                                                  _score(before))])
         return removed, photos
+
+
+def _older_than(r: Any, key: str, score: int) -> list[str]:
+    return list(r.zrangebyscore(key, "-inf", f"({score}"))
 
 
 def _score(moment: datetime) -> int:
