@@ -22,7 +22,7 @@ FEED_PAGE = 500
 
 
 def answer_response(resolution: Resolution) -> Response:
-    response = jsonify(resolution.body)
+    response = Response(resolution.json(), mimetype="application/json")
     if resolution.store_down:
         response.headers.update(RETRY_AFTER)
     response.headers["Cache-Control"] = "no-store"

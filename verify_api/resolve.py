@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from keys.answer import Answer, AnswerJSON, SignatureResult
-from keys.identifiers import LicenceId
-from keys.payload import Verification, verify_at
+import orjson
+
+from keys.answer import CHINA_TIME, Answer, AnswerJSON, SignatureResult
+from keys.identifiers import LICENCE_IN_TEXT, LicenceId
+from keys.payload import MAX_TEXT, Verification, verify_at
 from keys.trustlist import TrustList
 from keys.verdict import REGISTRY, Lookup, RegistryEntry, SamePayload, Unavailable, answer_code, answer_entry
 
@@ -58,14 +60,73 @@ _cache = VerificationCache()
 
 
 @dataclass(frozen=True)
+class Ready:
+    """An answer and its JSON bytes around `checked_at`, made once per QR text and registry status."""
+
+    answer: Answer
+    head: bytes
+    tail: bytes
+
+    @classmethod
+    def of(cls, answer: Answer) -> Ready:
+        body = answer.to_json()
+        body["checked_at"] = _CHECKED_AT
+        head, tail = (orjson.dumps(body) + b"\n").split(orjson.dumps(_CHECKED_AT))
+        return cls(answer, head, tail)
+
+
+_CHECKED_AT = "\x00checked_at\x00"   # no answer holds a NUL: it marks where the time goes
+
+
+@dataclass(frozen=True)
 class Resolution:
     answer: Answer
     store_down: bool = False
+    ready: Ready | None = None
 
     @cached_property
     def body(self) -> AnswerJSON:
-        """The answer as JSON, built once for the response, the page and the metrics."""
+        """The answer as JSON, built once for the page and the metrics."""
         return self.answer.to_json()
+
+    def json(self) -> bytes:
+        """The answer as the API sends it: the bytes made for this text and status, with this check's time."""
+        ready = self.ready or Ready.of(self.answer)
+        checked_at = self.answer.checked_at.astimezone(CHINA_TIME).isoformat(timespec="seconds")
+        return b"".join((ready.head, b'"', checked_at.encode(), b'"', ready.tail))
+
+
+class AnswerCache:
+    """Answers by (QR text, registry status of the version it names), per trust list and store instance.
+
+    An answer is a function of the text, the trust list, the version's status and its unchanging parts,
+    and the clock only through `checked_at` (results that depend on the clock otherwise are never kept:
+    see VerificationCache). So a scan whose version's status is unchanged reuses the answer and its bytes.
+    """
+
+    def __init__(self, size: int = 8192):
+        self.size = size
+        self._scope: tuple[TrustList, Store] | None = None
+        self._entries: dict[tuple, Ready] = {}
+        self._lock = threading.Lock()
+
+    def get(self, trust: TrustList, store: Store, key: tuple) -> Ready | None:
+        scope = self._scope
+        return self._entries.get(key) if scope and scope[0] is trust and scope[1] is store else None
+
+    def put(self, trust: TrustList, store: Store, key: tuple, answer: Answer) -> Ready:
+        ready = Ready.of(answer)
+        with self._lock:
+            scope = self._scope
+            if not (scope and scope[0] is trust and scope[1] is store):
+                self._scope, self._entries = (trust, store), {}
+            self._entries[key] = ready
+            if len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+        return ready
+
+
+_answers = AnswerCache()
 
 
 class StoreRegistry:
@@ -79,7 +140,7 @@ class StoreRegistry:
 
     def entry(self, registration_no: str, version: int) -> Lookup:
         try:
-            stored = self.store.get(registration_no, version)
+            stored = self.store.get_version(registration_no, version)
         except StoreUnavailable:
             return self._unavailable()
         return registry_entry(stored) if stored else None
@@ -87,7 +148,7 @@ class StoreRegistry:
     def by_licence(self, licence_id: LicenceId) -> Lookup:
         try:
             found = self.store.by_licence(str(licence_id))
-            stored = self.store.get(*found) if found else None
+            stored = self.store.get_version(*found) if found else None
         except StoreUnavailable:
             return self._unavailable()
         return registry_entry(stored) if stored else None
@@ -97,10 +158,54 @@ class StoreRegistry:
         return Unavailable(STORE_DOWN)
 
 
+class _Prefetched(StoreRegistry):
+    """The store, with the version a scan names already read."""
+
+    def __init__(self, store: Store, key: tuple[str, int], stored: StoredVersion | None):
+        super().__init__(store)
+        self.key, self.stored = key, stored
+
+    def entry(self, registration_no: str, version: int) -> Lookup:
+        if (registration_no, version) != self.key:
+            return super().entry(registration_no, version)
+        return registry_entry(self.stored) if self.stored else None
+
+
 def resolve(text: object, trust: TrustList, store: Store, now: datetime) -> Resolution:
+    verification = _signed_payload(text, trust, now)
+    if verification is not None and verification.claims is not None:
+        named = (verification.claims.registration_no, verification.claims.version)
+        try:
+            stored = store.get_version(*named)
+        except StoreUnavailable:
+            pass   # the whole path below answers Unavailable
+        else:
+            key = (text, *named, _status_of(stored))
+            ready = _answers.get(trust, store, key)
+            if ready is not None:
+                return Resolution(replace(ready.answer, checked_at=now), ready=ready)
+            answer = answer_code(text, trust, _Prefetched(store, named, stored), now, _cache.verify)
+            return Resolution(answer, ready=_answers.put(trust, store, key, answer))
     registry = StoreRegistry(store)
     answer = answer_code(text, trust, registry, now, _cache.verify)
     return Resolution(answer, store_down=registry.down)
+
+
+def _signed_payload(text: object, trust: TrustList, now: datetime) -> Verification | None:
+    """The verification of a text that answer_code decides by its payload's signature and the version it
+    names, when that signature does not depend on the clock; None for anything else (not ours, an e-licence
+    identifier, a bad signature, a time-dependent result), which takes the whole path every time."""
+    if not isinstance(text, str) or len(text) > MAX_TEXT or LICENCE_IN_TEXT.search(text):
+        return None
+    verification = _cache.verify(text, trust, now)
+    if verification.not_ours or verification.result in (SignatureResult.INVALID,
+                                                        SignatureResult.KEY_NOT_VALID_AT_ISSUE):
+        return None
+    return verification
+
+
+def _status_of(stored: StoredVersion | None) -> tuple | None:
+    return None if stored is None else (stored.state, stored.reason, stored.since, stored.superseded_by)
 
 
 def answer_for_stored(stored: StoredVersion, trust: TrustList, now: datetime) -> Answer:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from keys.answer import STATE_LABELS, State
 from keys.record import Record
@@ -22,7 +24,7 @@ from .. import keyspace
 from . import scripts
 from .publishing import audit_ops, feed_op, flat, iso
 from .results import Change, Outcome, StoredVersion, StoreUnavailable
-from .transport import Op, StorePart
+from .transport import Op, StorePart, Transport
 
 Item = tuple[Record, str | None]  # a record and its QR text (None for paper)
 
@@ -44,6 +46,10 @@ def payload_sha(qr_text: str | None, stored_record: str) -> str:
 
 
 class Registry(StorePart):
+    def __init__(self, transport: Transport) -> None:
+        super().__init__(transport)
+        self._fixed = _FixedParts()
+
     # --- reads ----------------------------------------------------------------------------------------
 
     def get(self, registration_no: str, version: int | None = None) -> StoredVersion | None:
@@ -55,18 +61,29 @@ class Registry(StorePart):
                 if not meta:
                     return None
                 number = int(meta["latest"])
-            # A scanned payload names its version: one key, one round trip, on the hot path.
-            data = client.hgetall(keyspace.version(registration_no, number))
-            if not data or "record" not in data:
-                return None
-            return StoredVersion(
-                registration_no=registration_no, version=number, issuer=data["issuer"],
-                record_json=data["record"], qr_text=data.get("qr_text") or None, state=State(data["state"]),
-                reason=data.get("reason", ""), since=datetime.fromisoformat(data["since"]),
-                registered_at=datetime.fromisoformat(data["registered_at"]),
-                superseded_by=int(data["superseded_by"]) if data.get("superseded_by") else None,
-            )
+            return _stored(registration_no, number, client.hgetall(keyspace.version(registration_no, number)))
         return self.transport.read(read)
+
+    def get_version(self, registration_no: str, version: int) -> StoredVersion | None:
+        """A version as a scan names it, in one round trip of a few short fields once this process has seen it.
+
+        What a version holds besides its status is written once with it (scripts.py) and never changed, so
+        it is kept per process and checked by its payload hash; only the status fields are read each time.
+        """
+        key = keyspace.version(registration_no, version)
+        fixed = self._fixed.get(key)
+        if fixed is None:
+            data = self.transport.read(lambda r: r.hgetall(key))
+            stored = _stored(registration_no, version, data)
+            if stored is not None and data.get("payload_sha"):
+                self._fixed.put(key, _Fixed(data["payload_sha"], stored))
+            return stored
+        sha, state, reason, since, superseded_by = self.transport.read(lambda r: r.hmget(key, _STATUS_FIELDS))
+        if sha != fixed.sha:   # gone, or (never by this service) written anew: read it whole again
+            self._fixed.drop(key)
+            return self.get(registration_no, version) if sha else None
+        return replace(fixed.stored, state=State(state), reason=reason or "", since=datetime.fromisoformat(since),
+                       superseded_by=int(superseded_by) if superseded_by else None)
 
     def by_licence(self, licence_id: str) -> tuple[str, int] | None:
         value = self.transport.read(lambda r: r.get(keyspace.licence(licence_id)))
@@ -317,6 +334,48 @@ def _register_op(record: Record, qr_text: str | None, state: State, now: datetim
 def _licence_op(licence_id: str, registration_no: str, number: int) -> Op:
     return Op.call(scripts.CLAIM_LICENCE, [keyspace.licence(licence_id)],
                    [f"{registration_no}|{number}", registration_no, number])
+
+
+_STATUS_FIELDS = ("payload_sha", "state", "reason", "since", "superseded_by")
+
+
+def _stored(registration_no: str, number: int, data: dict[str, str]) -> StoredVersion | None:
+    if not data or "record" not in data:
+        return None
+    return StoredVersion(
+        registration_no=registration_no, version=number, issuer=data["issuer"],
+        record_json=data["record"], qr_text=data.get("qr_text") or None, state=State(data["state"]),
+        reason=data.get("reason", ""), since=datetime.fromisoformat(data["since"]),
+        registered_at=datetime.fromisoformat(data["registered_at"]),
+        superseded_by=int(data["superseded_by"]) if data.get("superseded_by") else None)
+
+
+class _Fixed(NamedTuple):
+    sha: str
+    stored: StoredVersion
+
+
+class _FixedParts:
+    """Versions' unchanging parts by key, the most recent `size` of them (a worker's threads share it)."""
+
+    def __init__(self, size: int = 32_768):
+        self.size = size
+        self._entries: dict[str, _Fixed] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _Fixed | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, fixed: _Fixed) -> None:
+        with self._lock:
+            self._entries[key] = fixed
+            if len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
 
 
 def refused_transition(before: State, target: State) -> str:
