@@ -40,9 +40,9 @@ def cjk_font_file() -> tuple[str, int] | None:
                 candidates.append((path, int(index) if index.isdigit() else 0))
     if NOTO_CJK.is_file():
         candidates.extend((str(NOTO_CJK), i) for i in (2, 0))  # face 2 of the collection is SC
-    for path, index in candidates:
-        if _has_cjk(path, index):
-            return path, index
+    for font, face in candidates:
+        if _has_cjk(font, face):
+            return font, face
     return None
 
 
@@ -185,6 +185,8 @@ def write(out_dir: Path, source: Path, bgr: np.ndarray, findings: Sequence[Findi
     out_dir.mkdir(parents=True, exist_ok=True)
     path = output_path(out_dir, source, frame, taken)
     image = draw(bgr_to_pil(bgr), findings)
-    params = {"quality": 92} if path.suffix in (".jpg", ".jpeg", ".webp") else {}
-    image.save(path, **params)
+    if path.suffix in (".jpg", ".jpeg", ".webp"):
+        image.save(path, quality=92)
+    else:
+        image.save(path)
     return path

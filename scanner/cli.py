@@ -432,7 +432,7 @@ def decode_command(env: Environment, images: tuple[str, ...], as_json: bool):
 def document_command(env: Environment, files: tuple[str, ...], as_json: bool, online: str | None, timeout: float,
                      max_age: str, data_dir: str | None, seal_roots: str | None):
     scanner = _Scanner(env, Expectations(), as_json=False, annotate_dir=None, thumbnails=False)
-    resolve = scanner.check
+    resolve: documents.Resolve = scanner.check
     try:
         where = data_dir_of(env, data_dir)
         scanner.checker = _checker(env, scanner, online, timeout, parse_duration(max_age), where,
