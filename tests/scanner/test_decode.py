@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bench.decode import hard_shot, zxing_alone
+from bench.decode import hard_shot, sheet_shot, zxing_alone
 from keys.cli_env import Environment, ExitStatus
 from scanner import decode, wechat
 from scanner.cli import main as crane_scan
@@ -336,6 +336,15 @@ def test_wechat_follows_a_success_only_beside_a_symbol_seen_but_not_read() -> No
     assert not decode._unread_beside(decode._Found([read], [((2, 2), (8, 2), (8, 8), (2, 8))]))  # the same symbol
     assert decode._unread_beside(decode._Found([read], [((50, 0), (60, 0), (60, 10), (50, 10))]))
     assert not decode._unread_beside([read])  # engines other than zxing-cpp report nothing unread
+
+
+def test_wechat_reads_the_code_zxing_saw_but_could_not_read_on_a_sheet() -> None:
+    grey, texts = sheet_shot(7)  # 15 codes; zxing-cpp reads 14 and sees symbols it cannot read
+    first = decode._CASCADE[0].engine(grey)
+    assert len(first) == 14 and decode._unread_beside(first)
+    codes = decode_image(grey)
+    assert sorted(c.text for c in codes) == sorted(texts)
+    assert [c.engine for c in codes].count(Engine.WECHAT) == 1
 
 
 def test_model_files_are_found_without_importing_their_package() -> None:
