@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import ssl
 import subprocess
@@ -69,6 +70,16 @@ def test_served_over_tls_with_the_generated_certificate(built_app, playwright, t
             assert (verdict["mode"], verdict["state"]) == ("online", "valid")
             assert phone.page.evaluate("isSecureContext && typeof crypto.randomUUID === 'function'")
             phone.offline_ready()  # the service worker installed: a secure context
+            # A phone camera opening the enrolment QR's address lands in the app, which enrols with the code.
+            out = subprocess.run([str(BIN / "crane-verify"), "token", "create", "--role", "inspector", "--region", "21",
+                                  "--name", "王五", "--enrol", "--data-dir", str(data)],
+                                 check=True, capture_output=True, text=True, timeout=60,
+                                 env={**os.environ, "CRANE_PUBLIC_URL": server.url}).stdout
+            landing = re.search(r"enrolment QR: (\S+)", out).group(1)
+            assert landing.startswith(server.url.upper() + "/E/")
+            phone.page.goto(server.url + landing[len(server.url):])
+            phone.page.wait_for_selector("html[data-enrolled=true]", state="attached", timeout=30_000)
+            assert phone.page.evaluate("location.hash") == ""  # the code does not stay in the address
             assert phone.problems == []
         finally:
             phone.close()
