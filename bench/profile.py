@@ -4,8 +4,10 @@
     .venv/bin/python -m bench.profile [repeated|distinct] [seconds]
 
 `repeated` sends one valid demo QR again and again; `distinct` round-robins through 20,000 certificates
-registered for the run (more than the per-worker caches hold). Prints the share of samples in which each
-part of the stack appears (inclusive), and writes the raw stacks to bench/out/ for a flame graph.
+registered for the run (more than the per-worker caches hold). Only the thread holding the GIL is sampled
+(--gil), so the shares are of the workers' Python CPU. Prints the share of samples in which each part of
+the stack appears (inclusive: indented parts are inside the one above), and writes the raw stacks to
+bench/out/ for a flame graph.
 """
 
 from __future__ import annotations
@@ -30,18 +32,18 @@ OUT = Path(__file__).with_name("out")
 
 # Stack frames are grouped into these parts, first match wins (a frame's text is "function (file:line)").
 PARTS = [
-    ("signature check (keys.payload verify_at)", "verify_at ("),
-    ("Redis read (redis-py)", "/redis/"),
-    ("masking (verify_api.privacy)", "privacy.py"),
-    ("answer JSON (jsonify / orjson)", "answer_response ("),
-    ("Answer built (keys.verdict answer_code)", "answer_code ("),
-    ("scan log", "scanlog.py"),
-    ("metrics", "metrics.py"),
-    ("Flask-Limiter hooks", "flask_limiter/"),
-    ("request body parsed", "get_json ("),
-    ("view (verify_api.api)", "verify_api/api.py"),
-    ("Flask request machinery", "flask/app.py"),
-    ("gunicorn (parse, write, loop)", "gunicorn/"),
+    ("check_text: resolve, count, scan log (verify_api.checks)", "check_text (verify_api/checks.py"),
+    ("  signature check (keys.payload verify_at)", "verify_at (keys/payload.py"),
+    ("  Redis read (redis-py)", "(redis/"),
+    ("  masking (verify_api.privacy)", "(verify_api/privacy.py"),
+    ("  answer decided (keys.verdict answer_code)", "answer_code (keys/verdict.py"),
+    ("  scan log", "(verify_api/scanlog.py"),
+    ("answer bytes (Resolution.json, orjson)", "Resolution.json ("),
+    ("request body parsed", "json_object ("),
+    ("metrics", "(verify_api/metrics.py"),
+    ("Flask-Limiter hooks", "(flask_limiter/"),
+    ("Flask request machinery (all of the app)", "Flask.wsgi_app (flask/app.py"),
+    ("gunicorn outside the app (parse, write, loop)", None),
 ]
 
 
@@ -54,7 +56,10 @@ def summarise(raw: Path) -> list[tuple[str, float]]:
         n = int(count)
         total += n
         for label, marker in PARTS:
-            if marker in stack:
+            if marker is None:
+                if "Flask.wsgi_app" not in stack:
+                    parts[label] += n
+            elif marker in stack:
                 parts[label] += n
     return [(label, 100 * parts[label] / max(total, 1)) for label, _ in PARTS]
 
@@ -81,7 +86,7 @@ def profile(mode: str = "repeated", seconds: int = WRK_SECONDS) -> list[str]:
             with gunicorn("verify_api.wsgi:app", env, pids=pids) as url:
                 wrk(url, {"qr": texts[0]}, 2, texts=texts)
                 raw = OUT / f"profile-{mode}.txt"
-                recorder = subprocess.Popen([spy, "record", "--subprocesses", "--nonblocking", "-r", "200", "-d",
+                recorder = subprocess.Popen([spy, "record", "--subprocesses", "--gil", "--nonblocking", "-r", "200", "-d",
                                              str(seconds), "-f", "raw", "-o", str(raw), "-p", str(pids[0])],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 load = threading.Thread(target=wrk, args=(url, {"qr": texts[0]}, seconds), kwargs={"texts": texts})

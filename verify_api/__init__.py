@@ -86,6 +86,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         # Resolving limits costs a good share of a cheap request: skip it where none can apply.
         return request.blueprint in unlimited or request.endpoint == "static" or request.path in _UNCOUNTED_PATHS
 
+    # The limiter's own hook does most of that work before it asks the filter: ask first.
+    hooks = app.before_request_funcs[None]
+    hooks[hooks.index(limiter._check_request_limit)] = lambda: None if _no_limit_applies() else limiter._check_request_limit()
+
     # Wrong tokens cost a client its attempts; right ones are not counted against it. Counted per client
     # address and presented token id: a client guessing at one token is stopped, while another token used
     # from the same address (an authority behind the same NAT) keeps working.

@@ -31,7 +31,7 @@ def mask_phone(phone: str) -> str:
 
 def scrub(text: str) -> str:
     """Mask phone and ID numbers wherever they appear in free text, however they are written."""
-    return _RUN.sub(_mask_groups, text) if _ANY_DIGIT.search(text) else text
+    return _RUN.sub(_mask_groups, text) if _TEN_DIGITS.search(text) else text
 
 
 # Digit groups (any script's digits, an ID number's final X) joined by at most three separator characters (" - "): spaces
@@ -40,7 +40,8 @@ def scrub(text: str) -> str:
 _SEPARATOR = r"[\s\u200b-\u200d\u2060\ufeff\-‐‑‒–—―−﹣－()（）]"
 _GROUP = re.compile(r"\d+[XxＸｘ]?")
 _RUN = re.compile(rf"(?<!\d)\d+[XxＸｘ]?(?:{_SEPARATOR}{{1,3}}\d+[XxＸｘ]?)*")
-_ANY_DIGIT = re.compile(r"\d")
+# Every number masked here has ten digits or more, at most three characters apart: most text has none.
+_TEN_DIGITS = re.compile(r"\d(?:\D{0,3}\d){9}")
 _PLAIN_MOBILE = re.compile(r"(?:0086|86)?(1[3-9]\d{9})")
 _PLAIN_ID = re.compile(r"\d{17}[\dX]")
 _LONGEST = 20  # digits: more than any number masked here, with a country prefix
