@@ -55,7 +55,10 @@ def init(folder: Path, host: str, now: datetime) -> TlsFiles:
     else:
         try:
             ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
-            ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+            loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+                raise ValueError("not an EC key")
+            ca_key = loaded
         except (OSError, ValueError) as exc:
             raise TlsError(f"本地证书颁发机构文件无法读取：{folder}（删除该目录后重新运行）/ "
                            f"the local CA in {folder} cannot be read ({exc}); remove the folder and run again") from exc
@@ -95,7 +98,7 @@ def _ca(key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.Certificate:
 
 
 def _server(key: ec.EllipticCurvePrivateKey, host: str, ca_cert: x509.Certificate,
-            ca_key, now: datetime) -> x509.Certificate:
+            ca_key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.Certificate:
     san = _subject_alt_name(host)
     return (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
@@ -105,7 +108,7 @@ def _server(key: ec.EllipticCurvePrivateKey, host: str, ca_cert: x509.Certificat
             .add_extension(x509.SubjectAlternativeName([san]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
 
 
