@@ -39,12 +39,12 @@ run: $(STAMP)
 	$(BIN)/crane-verify serve --demo $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check keys verify_api scanner tests bench devtools
+	$(BIN)/ruff check keys verify_api scanner qrdecode tests bench devtools
 
 test: $(STAMP)
 	@scripts/system-deps.sh test
 	@$(MAKE) --no-print-directory webapp
-	$(BIN)/ruff check keys verify_api scanner tests bench devtools
+	$(BIN)/ruff check keys verify_api scanner qrdecode tests bench devtools
 	cd webapp && node --test test/ && npx eslint src
 	$(BIN)/pytest $(PYTEST_ARGS)
 

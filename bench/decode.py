@@ -31,8 +31,8 @@ import segno
 import zxingcpp
 from pyzbar import pyzbar
 
-from scanner import decode
-from scanner.decode import IMAGE_SUFFIXES, decode_file, decode_image
+from qrdecode import decode
+from qrdecode.decode import IMAGE_SUFFIXES, decode_file, decode_image
 
 SAMPLES = Path(os.environ.get("CRANE_QR_SAMPLES", Path(__file__).resolve().parents[1].parent / "shared" / "qr-samples"))
 SAMPLE_SETS = [f"qrcode-{i}" for i in range(1, 7)]

@@ -21,7 +21,8 @@ from PIL import Image
 
 from keys.documents import Certificate, DocumentReport, verify_document
 from keys.errors import CraneError
-from scanner.decode import Code, DecodeError, decode_image
+
+from .decode import Code, DecodeError, decode_image
 
 MAX_PIXELS = 40_000_000
 MAX_IMAGES = 40

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .decode import IMAGE_SUFFIXES
+from qrdecode.decode import IMAGE_SUFFIXES
+
 from .verdicts import Finding, Mark
 
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")

@@ -18,8 +18,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from qrdecode.decode import Code, decode_image
+
 from . import annotate
-from .decode import Code, decode_image
 from .sources import Sighting
 from .verdicts import Finding
 

@@ -30,9 +30,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from keys.algorithms import PublicKey
 from keys.cli_env import Environment, ExitStatus, run
+from qrdecode import wechat
+from qrdecode.decode import DecodeError, decode_paths, read_image
 
-from . import annotate, camera, documents, places, report, upload, wechat
-from .decode import DecodeError, decode_paths, read_image
+from . import annotate, camera, documents, places, report, upload
 from .offline import NoOfflineData, OfflineCache, OfflineChecker, china
 from .online import DEFAULT_TIMEOUT, OnlineChecker, ServiceClient, Unreachable
 from .pin import PinError, PinStore

@@ -1,6 +1,6 @@
 """Where codes come from: image files, folders (recursively), video files. The camera is scanner.camera.
 
-Decoding itself is scanner.decode's. A video is sampled every `every` seconds; the same code text
+Decoding itself is qrdecode.decode's. A video is sampled every `every` seconds; the same code text
 seen across frames is one sighting, reported at the first frame it was read in.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .decode import IMAGE_SUFFIXES, Code, DecodeError, decode_file, decode_image
+from qrdecode.decode import IMAGE_SUFFIXES, Code, DecodeError, decode_file, decode_image
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".3gp", ".ts"})
 DEFAULT_EVERY = 0.2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("keys", "verify_api", "scanner")
+PACKAGES = ("keys", "verify_api", "scanner", "qrdecode")
 
 
 def _module_name(path: Path) -> str:
@@ -76,6 +76,8 @@ def test_dependencies_point_one_way():
                 assert not dep.startswith("verify_api"), f"{name} imports {dep}: the scanner talks HTTP only"
             if top == "verify_api":
                 assert not dep.startswith("scanner"), f"{name} imports {dep}"
+            if top == "qrdecode":
+                assert not dep.startswith(("scanner", "verify_api")), f"{name} imports {dep}: both import the decoder"
 
 
 @pytest.mark.parametrize("package", PACKAGES)

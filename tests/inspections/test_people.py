@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from keys.cli_env import Environment, ExitStatus
-from scanner.decode import decode_paths
+from qrdecode.decode import decode_paths
 from verify_api.cli import main
 from verify_api.inspections import Parts, Retention, purge
 from verify_api.store.tokens import Role

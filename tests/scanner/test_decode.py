@@ -1,6 +1,6 @@
-"""scanner.decode: the zxing-cpp sample floors at four rotations and our own measured counts, no false
+"""qrdecode.decode: the zxing-cpp sample floors at four rotations and our own measured counts, no false
 positives, corner points in original pixels, text exactly as encoded, and no crash on any input.
-scanner.wechat: hard shots that zxing-cpp alone misses are read, model files are checked before use,
+qrdecode.wechat: hard shots that zxing-cpp alone misses are read, model files are checked before use,
 and a missing or changed model costs the WeChat step only, with a warning."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from hypothesis.extra.numpy import arrays
 
 from bench.decode import hard_shot, sheet_shot, zxing_alone
 from keys.cli_env import Environment, ExitStatus
-from scanner import decode, wechat
+from qrdecode import decode, wechat
+from qrdecode.decode import Code, DecodeError, Engine, decode_file, decode_image, decode_paths, read_image
 from scanner.cli import main as crane_scan
-from scanner.decode import Code, DecodeError, Engine, decode_file, decode_image, decode_paths, read_image
 from tests.scanner import photos
 
 SAMPLES = Path(os.environ.get("CRANE_QR_SAMPLES") or Path(__file__).resolve().parents[2].parent / "shared" / "qr-samples")

@@ -12,8 +12,8 @@ import pytest
 
 from keys.answer import Answer, Signature, SignatureResult, State, Status
 from keys.cli_env import ExitStatus
+from qrdecode.decode import Code, Engine
 from scanner import camera
-from scanner.decode import Code, Engine
 from scanner.sources import Sighting, expand, scan_video
 from scanner.verdicts import Checked, Finding
 from tests.scanner import photos

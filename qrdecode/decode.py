@@ -4,7 +4,7 @@ zxing-cpp reads most codes, and fast, so it goes first on the image as given. On
 nothing do the retries run, each on a prepared copy of the image, and the first step that finds
 anything wins. Each retry earns its place on ../shared/qr-samples (the zxing-cpp test images, all
 four rotations) or on synthetic camera-like and hard shots; bench/decode.py measures the gain. The last
-step, OpenCV's WeChat reader (scanner.wechat), is the costliest and reads what the others give up on;
+step, OpenCV's WeChat reader (qrdecode.wechat), is the costliest and reads what the others give up on;
 where it runs and why: docs/decoder.md.
 """
 
