@@ -92,16 +92,30 @@ def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built
             phone.close()
 
         service = Service(service.data_dir, args=("--port", port)).start()  # the same address as before
-        for _ in range(2):  # opened twice: what was acknowledged is not sent again
+        uploads: list[int] = []
+
+        def cut_off_first(route):
+            """The first upload reaches the service but its answer never reaches the phone."""
+            uploads.append(route.request.method == "POST")
+            if len(uploads) == 1:
+                route.fetch()
+                route.abort("connectionreset")
+            else:
+                route.continue_()
+
+        for launch in range(2):  # opened twice: what was acknowledged is not sent again
             phone = Phone(playwright, tmp_path / "profile", None, cameras, video=blank_file(cameras / "blank.y4m"))
             try:
+                if launch == 0:
+                    phone.context.route("**/api/v1/inspections", cut_off_first)
                 phone.open(service.url)
                 phone.page.wait_for_selector("html[data-pending='0']", state="attached", timeout=VERDICT_TIMEOUT_MS)
-                phone.page.wait_for_selector("#history li[data-upload=stored]", timeout=10_000)
-                assert phone.page.locator("#history li").count() == 2
+                states = phone.page.locator("#history li").evaluate_all("items => items.map(i => i.dataset.upload)")
+                assert states == ["duplicate", "duplicate"]  # acknowledged by the resend after the cut-off
             finally:
                 phone.close()
 
+        assert uploads == [True, True]  # cut off once, sent again with the same ids, then nothing more
         records = supervisor_records(service)
         assert sorted(r["qr"] for r in records) == sorted([code["qr_text"], elsewhere["qr_text"]])  # each once
         record = next(r for r in records if r["qr"] == code["qr_text"])
