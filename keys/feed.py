@@ -11,7 +11,7 @@ from typing import Any
 
 from .algorithms import PrivateKey
 from .errors import CraneError
-from .trustlist import KeyRole, KeyState, TrustList, canonical_json
+from .trustlist import KeyRole, KeyState, TrustList, canonical_json, signed_message
 
 _DOMAIN = b"crane-status-feed-v1\x00"
 
@@ -33,8 +33,8 @@ def verify_page(document: Any, trust: TrustList) -> dict[str, Any]:
         raise FeedError("not a signed feed page") from None
     if not isinstance(page, dict) or not isinstance(kid, str):
         raise FeedError("not a signed feed page")
-    message = _DOMAIN + canonical_json(page)
-    if not any(k.public_key.verify(sig, message) for k in trust.keys_for(kid, KeyRole.FEED)
+    message = signed_message(_DOMAIN, page)
+    if message is None or not any(k.public_key.verify(sig, message) for k in trust.keys_for(kid, KeyRole.FEED)
                if k.state is not KeyState.COMPROMISED):
         raise FeedError(f"feed page signature does not check against a trusted feed key ({kid})")
     return page

@@ -206,6 +206,15 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def signed_message(domain: bytes, value: Any) -> bytes | None:
+    """The bytes a signature over `value` covers; None when no one can have signed it: a lone surrogate
+    ("\\ud800", which json.loads accepts) has no UTF-8, so such a document reads as unsigned, never a crash."""
+    try:
+        return domain + canonical_json(value)
+    except UnicodeEncodeError:
+        return None
+
+
 @dataclass(frozen=True)
 class SignedTrustList:
     """The document as published: a list body and the root signatures over it."""
@@ -238,7 +247,9 @@ class SignedTrustList:
             raise TrustListError(f"not a trust list document: {exc}") from None
 
     def signed_by(self, root: PublicKey) -> bool:
-        message = _DOMAIN + canonical_json(self.body)
+        message = signed_message(_DOMAIN, self.body)
+        if message is None:
+            return False
         for sig in self.signatures:
             try:
                 raw = base64.b64decode(sig["sig"], validate=True)
