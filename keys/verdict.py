@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .answer import Answer, IssuerRef, Signature, SignatureResult, Source, State, Status
 from .errors import IdentifierError
 from .identifiers import LICENCE_IN_TEXT, LicenceId
-from .payload import MAX_TEXT, Claims, Verification, verify_at
+from .payload import MAX_TEXT, Claims, Malformed, Verification, unprefix, verify_at
 from .trustlist import TrustedIssuer, TrustList
 
 NOT_OURS = "不是本系统的证书二维码 / not a certificate code of this system"
@@ -110,7 +110,9 @@ def answer_code(text: object, trust: TrustList, registry: Registry, now: datetim
     provenance = registry.provenance
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         return _not_ours(now, provenance)
-    licence = LICENCE_IN_TEXT.search(text)
+    # A code in one of our payload forms answers by its signature alone: an identifier written into its
+    # host ("https://1.2.156.3005.2.<id>/V/<forged payload>") must not make it pass for that certificate.
+    licence = None if _payload_or_none(text) else LICENCE_IN_TEXT.search(text)
     if licence:
         return _by_licence(licence.group(0).rstrip("."), trust, registry, now, verify)
     verification = verify(text, trust, now)
@@ -214,16 +216,15 @@ def _matches(found: RegistryEntry, text: str, claims: Claims) -> bool:
     match = found.match
     if isinstance(match, SameRecordNo):
         return not match.record_no or match.record_no == claims.record_no
-    return match.qr_text is not None and payload_of(text) == payload_of(match.qr_text)
+    # Hosts and path case may differ between prints of one code; the signed payload may not.
+    return match.qr_text is not None and _payload_or_none(text) == _payload_or_none(match.qr_text)
 
 
-def payload_of(qr_text: str) -> str:
-    """The signed payload of a code that verified, whatever host and path case it was printed with.
-
-    Only for texts keys.payload has read (their last path segment is the base32 payload): on the hot
-    path a split is much cheaper than parsing the URL again.
-    """
-    return qr_text.strip().rsplit("/", 1)[-1]
+def _payload_or_none(text: str) -> str | None:
+    try:
+        return unprefix(text)
+    except Malformed:
+        return None
 
 
 def _status(entry: RegistryEntry, provenance: Provenance) -> Status:

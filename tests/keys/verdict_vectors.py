@@ -264,6 +264,13 @@ def _cases(v: Any, mode: str) -> list[Case]:
     retired = code(r, "issuer-210100-ed25519-retired-at", v.RETIRED_AT)
     case("key-retired-signed-at", f"Signed at its key's retirement, though {where} holds it as valid: not ok.",
          retired, (S.KEY_NOT_VALID_AT_ISSUE, T.VALID, False), entry(r, retired, at=v.RETIRED_AT + timedelta(hours=1)))
+    r = rec(n0 + 19)
+    forged = v.url(_tamper(payload.decode(code(rec(n0 + 20)))))
+    host = forged.split("/")[2]
+    case("licence-id-in-host-of-forged-code", f"A forged code whose host is the e-licence identifier of a "
+         f"certificate {where} holds as valid: a code in our payload form answers by its own signature, never "
+         "by an identifier written into it: unknown.", forged.replace(host, r["licence_id"], 1).upper(),
+         (S.INVALID, T.UNKNOWN, False), entry(r, code(r)))
     case("not-our-code", "Some other QR code's text: malformed, nothing is looked up.", "https://www.example.cn/",
          (S.MALFORMED, T.UNKNOWN, False))
     r = rec(n0 + 13)

@@ -49,10 +49,15 @@ function matches(found, text, claims) {
   if ("recordNo" in match) return !match.recordNo || match.recordNo === claims.recordNo;
   if (match.qrText === null) return false;
   // Hosts and path case may differ between prints of one code; the signed payload may not.
+  const payload = payloadOrNull(text);
+  return payload !== null && payload === payloadOrNull(match.qrText);
+}
+
+function payloadOrNull(text) {
   try {
-    return unprefix(text) === unprefix(match.qrText);
+    return unprefix(text);
   } catch (exc) {
-    if (exc instanceof Malformed) return false;
+    if (exc instanceof Malformed) return null;
     throw exc;
   }
 }
@@ -65,7 +70,9 @@ export async function answerCode(text, trust, registry, now) {
   const nowMs = toMs(now);
   const provenance = registry.provenance;
   if (typeof text !== "string" || textLength(text) > MAX_TEXT) return { answer: notOurs(nowMs, provenance), verification: null };
-  const licence = LICENCE_IN_TEXT.exec(text);
+  // A code in one of our payload forms answers by its signature alone: an identifier written into its host
+  // ("https://1.2.156.3005.2.<id>/V/<forged payload>") must not make it pass for that certificate.
+  const licence = payloadOrNull(text) === null ? LICENCE_IN_TEXT.exec(text) : null;
   if (licence) return { answer: await byLicence(licence[0].replace(/\.+$/, ""), trust, registry, nowMs), verification: null };
   const verification = await verifyAt(text, trust, nowMs);
   if (verification.notOurs) return { answer: notOurs(nowMs, provenance), verification };
