@@ -159,15 +159,17 @@ class StoreRegistry:
 
 
 class _Prefetched(StoreRegistry):
-    """The store, with the version a scan names already read."""
+    """The store, with the version a scan names already read (or found unreachable: asked once, not twice)."""
 
-    def __init__(self, store: Store, key: tuple[str, int], stored: StoredVersion | None):
+    def __init__(self, store: Store, key: tuple[str, int], stored: StoredVersion | StoreUnavailable | None):
         super().__init__(store)
         self.key, self.stored = key, stored
 
     def entry(self, registration_no: str, version: int) -> Lookup:
         if (registration_no, version) != self.key:
             return super().entry(registration_no, version)
+        if isinstance(self.stored, StoreUnavailable):
+            return self._unavailable()
         return registry_entry(self.stored) if self.stored else None
 
 
@@ -177,15 +179,15 @@ def resolve(text: object, trust: TrustList, store: Store, now: datetime) -> Reso
         named = (verification.claims.registration_no, verification.claims.version)
         try:
             stored = store.get_version(*named)
-        except StoreUnavailable:
-            pass   # the whole path below answers Unavailable
-        else:
-            key = (text, *named, _status_of(stored))
-            ready = _answers.get(trust, store, key)
-            if ready is not None:
-                return Resolution(replace(ready.answer, checked_at=now), ready=ready)
-            answer = answer_code(text, trust, _Prefetched(store, named, stored), now, _cache.verify)
-            return Resolution(answer, ready=_answers.put(trust, store, key, answer))
+        except StoreUnavailable as exc:
+            registry = _Prefetched(store, named, exc)
+            return Resolution(answer_code(text, trust, registry, now, _cache.verify), store_down=registry.down)
+        key = (text, *named, _status_of(stored))
+        ready = _answers.get(trust, store, key)
+        if ready is not None:
+            return Resolution(replace(ready.answer, checked_at=now), ready=ready)
+        answer = answer_code(text, trust, _Prefetched(store, named, stored), now, _cache.verify)
+        return Resolution(answer, ready=_answers.put(trust, store, key, answer))
     registry = StoreRegistry(store)
     answer = answer_code(text, trust, registry, now, _cache.verify)
     return Resolution(answer, store_down=registry.down)
