@@ -125,11 +125,18 @@ class PageContent:
     generated_at: datetime
 
 
-def check_page(page: dict[str, Any], since: str) -> PageContent:
-    """A signed page's content as the continuation of the feed at `since`: PageError otherwise."""
+def check_page(page: dict[str, Any], since: str, region: str | None = None) -> PageContent:
+    """A signed page's content as the continuation of the feed at `since`: PageError otherwise.
+
+    `region` is the region the page was asked for (None: the whole feed, all crane-scan syncs). The signed
+    page must name exactly that region: a regional page leaves out other regions' revocations and its `next`
+    may lie past its last entry, so it must never pass for a page of the whole feed (the rule of
+    webapp/src/core/feed.js checkFeedPage; vectors in docs/test-vectors/feed-pages.json)."""
     entries, following, more = page.get("entries"), page.get("next"), page.get("more")
     if str(page.get("since")) != since:
         raise PageError(f"feed page answers since={page.get('since')!r}, asked for {since!r}")
+    if page.get("region") != region:
+        raise PageError(f"状态数据的地区与请求不符 / feed page is for region {page.get('region')!r}, asked for {region!r}")
     if not isinstance(entries, list) or not isinstance(following, str) or not isinstance(more, bool):
         raise PageError("feed page lacks entries, next or more")
     try:
@@ -148,7 +155,7 @@ def check_page(page: dict[str, Any], since: str) -> PageContent:
             int(entry["version"])
             if not isinstance(entry["registration_no"], str) or not entry["registration_no"]:
                 raise ValueError("an entry has no registration number")
-        if entries and parse_cursor(following) != last:
+        if entries and (parse_cursor(following) != last if region is None else parse_cursor(following) < last):
             raise ValueError("next is not the last entry's cursor")
         if parse_cursor(following) < parse_cursor(since):
             raise ValueError(f"next {following} is behind since {since}")

@@ -64,6 +64,8 @@ from keys.record import CATEGORY_CODES, Category, Record
 from keys.samples import CITIES, authority_credit_code, issuer_json, sample_record
 from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 
+from .feed_vectors import FEED_PAGES_FILE, feed_pages_doc
+
 OUT_DIR = Path(__file__).resolve().parents[2] / "docs" / "test-vectors"
 VECTOR_FORMAT = 1
 TRUST_LIST_FILE = "trust-list.json"
@@ -156,6 +158,8 @@ KEY_SPECS = (
     KeySpec("issuer-210100-collision-a", Alg.EDDSA, "210100", note="listed under its own kid"),
     KeySpec("issuer-210100-collision-b", Alg.EDDSA, "210100", declared_kid_of="issuer-210100-collision-a",
             note="listed under the kid of issuer-210100-collision-a: two trusted keys share one kid"),
+    KeySpec("issuer-210300-ed25519-no-entry", Alg.EDDSA, "210300",
+            note="a key of 鞍山 (210300), an issuer the list does not name: it owns no number space"),
     KeySpec("feed-210100-ed25519", Alg.EDDSA, "210100", role=KeyRole.FEED,
             note="signs the status feed; may not sign certificates"),
     KeySpec("unlisted-ed25519", Alg.EDDSA, note="in no trust list"),
@@ -417,6 +421,11 @@ class Builder:
         self.issued("number-outside-issuer-space", "A 沈阳 certificate, signed with a 沈阳 key, for a number in "
                     "大连's number space (辽B-): the trust list gives 沈阳 only 辽A- numbers: invalid.",
                     squatted, ed, SIGNED_AT, V.INVALID)
+        self.issued("issuer-without-entry", "A 鞍山 (210300) certificate signed with a listed key whose issuer "
+                    "210300 has no issuer entry in the trust list: an issuer the list does not name owns no "
+                    "registration number: invalid.",
+                    realistic(2037, 468, city=CITIES[2], issued_on="2025-02-26"), "issuer-210300-ed25519-no-entry",
+                    SIGNED_AT, V.INVALID)
         hijack = realistic(2036, 467, issued_on="2025-02-26")
         del hijack["issuer"]["credit_code"]
         hijack["licence_id"] = str(LicenceId(CRANE_TYPE_CODE, authority_credit_code(DALIAN), "2025000467", 1))
@@ -693,6 +702,7 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
 
     files[VERDICTS_FILE] = dump(verdicts_doc(sys.modules[__name__], trust, trust_sha256, key_doc(ROOT)["public_key"]))
     files[CATEGORIES_FILE] = dump(categories_doc())
+    files[FEED_PAGES_FILE] = dump(feed_pages_doc(sys.modules[__name__]))
     index = []
     for vector in vectors:
         doc = vector_doc(vector, trust, trust_sha256)
@@ -701,7 +711,8 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
                       "refused_at": doc["expected"]["refused_at"], "deterministic": doc["deterministic"]})
     files[INDEX_FILE] = dump({"vector_format": VECTOR_FORMAT, "trust_list": TRUST_LIST_FILE, "keys": KEYS_FILE,
                               "stages": list(STAGES), "vectors": index, "trust_list_vectors": [ROTATION_FILE],
-                              "verdict_vectors": VERDICTS_FILE, "categories": CATEGORIES_FILE})
+                              "verdict_vectors": VERDICTS_FILE, "categories": CATEGORIES_FILE,
+                              "feed_page_vectors": FEED_PAGES_FILE})
     return files
 
 

@@ -20,13 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from keys.algorithms import PrivateKey
+from keys.algorithms import PrivateKey, PublicKey
 from keys.cli_env import ExitStatus
 from keys.payload import issue
 from keys.record import Record
 from keys.samples import CITIES, sample_record
 from keys.trustlist import KeyRole, TrustedIssuer, TrustedKey, TrustList
 from scanner.offline import OfflineCache
+from scanner.online import ServiceClient
+from scanner.pin import PinStore
+from scanner.sync import SyncRefused, sync
 from tests.scanner.conftest import Photo, Service, crane_scan, make_photo
 from tests.scanner.offline_data import write_offline
 
@@ -95,6 +98,47 @@ def test_a_swapped_trust_list_and_feed_do_not_make_a_forgery_valid(service: Serv
     ran = crane_scan(["--json", str(photo)], tmp_path)
     assert ran.status == ExitStatus.ERROR and ran.out == ""
     assert "does not verify" in ran.err
+
+
+@pytest.fixture
+def regional_feed(service: Service) -> Iterator[str]:
+    """The real service, except that the status feed is answered with its signed page for region 22 (a
+    province with none of the certificates): every entry filtered out, `next` past the revocations."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            path = self.path + ("&region=22" if self.path.startswith("/api/v1/status-feed") else "")
+            with urllib.request.urlopen(service.url + path, timeout=10) as resp:  # noqa: S310 - our own http URL
+                body = resp.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_regional_feed_page_served_as_the_national_feed_is_refused(regional_feed: str, service: Service,
+                                                                      tmp_path: Path) -> None:
+    pins = PinStore(tmp_path / "config", tmp_path / "data")
+    cache = OfflineCache.in_data_dir(tmp_path / "data")
+    with pytest.raises(SyncRefused, match="region '22', asked for None"):
+        sync(ServiceClient(regional_feed), cache, pins, PublicKey.from_pem(Path(service.root_pub).read_bytes()),
+             lambda: datetime.now(UTC))
+    kept = cache.load(PublicKey.from_pem(Path(service.root_pub).read_bytes()))
+    assert kept.rows == {} and kept.data_time is None  # nothing of the page was kept to answer from
+    ran = crane_scan(["sync", "--server", regional_feed, "--root-pub", service.root_pub], tmp_path / "cli")
+    assert ran.status == ExitStatus.NOT_OK and "refused" in ran.err and "地区" in ran.err
 
 
 # --- the online scanner against a lying service ------------------------------------------------------
