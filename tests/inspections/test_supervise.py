@@ -170,3 +170,34 @@ def test_filters_by_issuer_inspector_and_date(client, store, clock, supervisor, 
     assert uploaded["plain"]["id"] not in client.get(f"/supervise/?from={tomorrow}").get_data(as_text=True)
     assert uploaded["plain"]["id"] not in client.get(f"/supervise/?to={today.fromordinal(today.toordinal() - 1)}"
                                                      ).get_data(as_text=True)
+
+
+def test_without_personal_data_the_inspector_filter_matches_the_token_id_not_the_name(client, store, clock, uploaded,
+                                                                                    inspector):
+    sign_in(client, make_token(store, Role.SUPERVISOR, "21", clock=clock))
+    token_id = inspector.split("_")[1]
+    assert "没有符合条件" in client.get("/supervise/", query_string={"inspector": "张三"}).get_data(as_text=True)
+    by_id = client.get("/supervise/", query_string={"inspector": token_id}).get_data(as_text=True)
+    assert all(item["id"] in by_id for item in uploaded.values())
+    client.post("/supervise/signout", data={"csrf": csrf_of(client)}, headers=SAME_SITE)
+    sign_in(client, make_token(store, Role.SUPERVISOR, "21", clock=clock, personal_data=True))
+    by_name = client.get("/supervise/", query_string={"inspector": "张三"}).get_data(as_text=True)
+    assert all(item["id"] in by_name for item in uploaded.values())
+
+
+@pytest.mark.parametrize(("public_url", "secure"), [("http://192.168.1.20:8000", True), ("http://verify.example.cn", True),
+                                                    ("http://127.0.0.1:8000", False), ("http://localhost:8000", False)])
+def test_the_session_cookie_is_secure_unless_the_service_is_only_on_this_machine(config, store, clock, public_url,
+                                                                                 secure):
+    # Behind nginx terminating TLS the request reaches the service as plain HTTP: the cookie must still be Secure.
+    from verify_api import create_app
+
+    client = create_app(config.with_(public_url=public_url)).test_client()
+    cookie = sign_in(client, make_token(store, Role.SUPERVISOR, "21", clock=clock)).headers["Set-Cookie"]
+    assert ("Secure" in cookie) is secure
+
+
+def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(client, supervisor, uploaded):
+    sign_in(client, supervisor)
+    assert client.post("/supervise/signout", data={"csrf": "令牌"}, headers=SAME_SITE).status_code == 403
+    assert client.get("/supervise/").status_code == 200

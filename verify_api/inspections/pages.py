@@ -1,7 +1,7 @@
 """Supervisors' pages under /supervise/: sign in with a supervisor token, then a session cookie.
 
 Server-rendered like the public pages, no script. The cookie holds only a random session id (HttpOnly,
-SameSite=Strict, Secure where the service is reached over HTTPS); every form that changes something
+SameSite=Strict, Secure unless the public URL is loopback); every form that changes something
 carries the session's CSRF token; the sign-in form is refused when the browser says it came from another
 site. A supervisor sees the inspections of its region only.
 """
@@ -9,6 +9,7 @@ site. A supervisor sees the inspections of its region only.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import wraps
@@ -91,9 +92,21 @@ def signin():
         return render_template("supervise/signin.html", failed=True), 401
     sid, _ = parts().sessions.open(principal, now)
     response = redirect(url_for("supervise.index"), 303)
-    secure = request.is_secure or s.config.public_url.startswith("https://")
-    response.set_cookie(COOKIE, sid, httponly=True, secure=secure, samesite="Strict", path="/supervise")
+    response.set_cookie(COOKIE, sid, httponly=True, secure=_secure_cookie(s.config.public_url), samesite="Strict",
+                        path="/supervise")
     return response
+
+
+def _secure_cookie(public_url: str) -> bool:
+    """Secure unless the service is only reached on this machine: behind nginx terminating TLS the request
+    itself looks like plain HTTP, so neither it nor a header anyone can send decides."""
+    host = urlsplit(public_url).hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 @bp.post("/signout")
@@ -108,7 +121,9 @@ def signout():
 
 def _check_csrf() -> None:
     session: Session = g.session
-    if not hmac.compare_digest(request.form.get("csrf", ""), session.csrf) or not _same_site():
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500) instead of saying no.
+    given = request.form.get("csrf", "").encode("utf-8")
+    if not hmac.compare_digest(given, session.csrf.encode("utf-8")) or not _same_site():
         abort(403)
 
 
@@ -139,11 +154,14 @@ class Filters:
         end = datetime.combine(self.date_to + timedelta(days=1), datetime.min.time(), CHINA) if self.date_to else None
         return start, end
 
-    def keeps(self, item: StoredInspection) -> bool:
+    def keeps(self, item: StoredInspection, personal_data: bool) -> bool:
+        """`personal_data`: whether the viewer may see inspectors' names; if not, the inspector filter
+        matches the token id only, so guessing at names cannot reveal who made a check."""
+        names = (item.inspector.token_id, item.inspector.name) if personal_data else (item.inspector.token_id,)
         checks = (
             not self.region or item.inspector.region.startswith(self.region),
             not self.issuer or item.found.issuer.startswith(self.issuer),
-            not self.inspector or self.inspector in (item.inspector.token_id, item.inspector.name),
+            not self.inspector or self.inspector in names,
             not self.certificate or item.found.registration_no == self.certificate,
             self.flag is None or self.flag in item.flags,
         )
@@ -165,7 +183,8 @@ def _matching(filters: Filters) -> list[StoredInspection]:
     scope = g.session.principal.scope
     start, end = filters.window()
     items = parts().records.received(province_of(scope), start, end, SCAN_LIMIT)
-    found = [i for i in items if _in_scope(i) and filters.keeps(i)]
+    personal_data = g.session.principal.personal_data
+    found = [i for i in items if _in_scope(i) and filters.keeps(i, personal_data)]
     # Flagged first, newest first within each: what needs a supervisor's eye comes to the top.
     return sorted(found, key=lambda i: (not i.flags, -i.record.checked_at.timestamp()))
 
