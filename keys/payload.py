@@ -421,10 +421,13 @@ def authority_problem(issuer: TrustedIssuer | None, registration_no: str,
     issuer part is another authority's credit code (as the trust list, never the record, states it) are
     not its to give. An implied identifier (serial only) is made from the signer's credit code already.
     """
-    if issuer is not None and not issuer.owns(registration_no):
+    if issuer is None:  # a key whose issuer the trust list does not name speaks for no number space
+        return ("number_outside_issuer_space", f"登记编号 {registration_no} 的发证机关不在信任列表中，没有编号范围",
+                f"registration number {registration_no}: its issuer has no trust-list entry, so no number space")
+    if not issuer.owns(registration_no):
         return ("number_outside_issuer_space", f"登记编号 {registration_no} 不在发证机关 {issuer.code} 的编号范围内",
                 f"registration number {registration_no} is outside the number space of issuer {issuer.code}")
-    if licence_id is not None and (issuer is None or issuer.credit_code is None
+    if licence_id is not None and (issuer.credit_code is None
                                    or LicenceId.parse(licence_id).issuer_credit_code != issuer.credit_code):
         return ("licence_id_of_another_issuer", "电子证照标识的发证机关部分不是签发机关的统一社会信用代码",
                 "the e-licence identifier names another issuer than the signing one")

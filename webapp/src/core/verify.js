@@ -60,10 +60,12 @@ const pyWritten = (text) => (text ? `${text.slice(0, 10)} ${text.slice(11).repla
  * or a whole e-licence identifier naming another authority's credit code, is not its to give.
  */
 export function authorityProblem(issuer, registrationNo, licenceIdFull) {
-  if (issuer !== null && !ownsNumber(issuer, registrationNo)) {
+  // A key whose issuer the trust list does not name speaks for no number space.
+  if (issuer === null) return `registration number ${registrationNo}: its issuer has no trust-list entry, so no number space`;
+  if (!ownsNumber(issuer, registrationNo)) {
     return `registration number ${registrationNo} is outside the number space of issuer ${issuer.code}`;
   }
-  if (licenceIdFull !== null && (issuer === null || !issuer.credit_code ||
+  if (licenceIdFull !== null && (!issuer.credit_code ||
       parseLicenceId(licenceIdFull).issuerCreditCode !== issuer.credit_code)) {
     return "the e-licence identifier names another issuer than the signing one";
   }
