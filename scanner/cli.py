@@ -194,7 +194,8 @@ def _uploader(env: Environment, url: str | None, token: str | None, data_dir: Pa
     if url is None:
         return None
     if not token:
-        raise click.UsageError("--upload needs the inspector's --token (or $CRANE_INSPECTOR_TOKEN)")
+        raise click.UsageError("--upload 需要检查员令牌 --token（或 $CRANE_INSPECTOR_TOKEN） / --upload needs the "
+                               "inspector's --token (or $CRANE_INSPECTOR_TOKEN)")
     try:
         return upload.Uploader(url, token, upload.UploadQueue(upload.queue_path(data_dir)))
     except ValueError as exc:

@@ -47,7 +47,7 @@ class Unreachable(Exception):
 def base_url(url: str) -> str:
     parsed = urllib.parse.urlsplit(url.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"not an http(s) URL: {url!r}")
+        raise ValueError(f"不是 http(s) 地址 / not an http(s) URL: {url!r}")
     return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path.rstrip("/"), "", ""))
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import ipaddress
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -108,9 +110,34 @@ class Sent:
         return out
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect and send the Authorization header to wherever it points: any 3xx is
+    answered as the HTTPError it is, and the upload fails."""
+
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Uploader:
     def __init__(self, url: str, token: str, queue: UploadQueue, timeout: float = 15.0):
         self.url = base_url(url) + "/api/v1/inspections"
+        parsed = urllib.parse.urlsplit(self.url)
+        if parsed.scheme != "https" and not _loopback(parsed.hostname or ""):
+            # The token and the inspectors' records would cross the network in the clear.
+            raise ValueError(f"上传须用 https:// 地址（本机地址除外） / --upload needs an https:// URL unless the "
+                             f"service is on this machine: {url!r}")
         self.token = token
         self.queue = queue
         self.timeout = timeout
@@ -146,9 +173,12 @@ class Uploader:
             "User-Agent": USER_AGENT, "Content-Type": "application/json", "Accept": "application/json",
             "Authorization": f"Bearer {self.token}"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_ANSWER)
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                raise UploadFailed(f"服务要求转到别处，未跟随，令牌只发往给定的地址 / the service redirected (HTTP "
+                                   f"{exc.code}), not followed: the token goes only to the URL given") from None
             body = exc.read(MAX_ANSWER)
             if exc.code != 422:  # 422: every record refused, each with its reason
                 raise UploadFailed(f"HTTP {exc.code}: {_message(body)}") from None
