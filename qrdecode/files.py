@@ -34,6 +34,8 @@ PICTURE_NOTE = ("图片无法核验电子签章，只核验了二维码 a seal c
 PDF_NOTE = "PDF 的签名未核验，只核验了二维码 the PDF's signature is not checked: only its QR codes were"
 NO_PDF_IMAGE_NOTE = "PDF 中没有可读取的图片 no image in the PDF could be read"
 NO_CODE_NOTE = "文件中没有找到二维码 no QR code found in the file"
+UNCOVERED_NOTE = ("未被签章覆盖的图片不查找二维码 images no seal covers are not searched for QR codes: "
+                  "anyone can have put them there")
 
 
 class UnsupportedFile(CraneError):
@@ -60,7 +62,11 @@ def read_file(data: bytes, now: datetime, roots: Sequence[Certificate]) -> FileC
     notes: list[str] = []
     if kind == "ofd":
         report = verify_document(data, now, roots)
-        images = [img.data for img in report.images]
+        # The file's seal vouches only for what it covers: a code in an image added outside it must not
+        # borrow the seal's "file intact" (keys.documents.ImageResource.covered).
+        images = [img.data for img in report.images if img.covered]
+        if len(images) < len(report.images):
+            notes.append(UNCOVERED_NOTE)
     elif kind == "pdf":
         notes.append(PDF_NOTE)
         images = list(pdf_images(data))

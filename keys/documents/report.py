@@ -79,9 +79,13 @@ class ImageResource:
     media_type: str
     data: bytes
     pages: tuple[int, ...]          # 1-based page numbers that draw it; empty when none was found
+    # Whether a signature's references name this file: a code in an image no seal covers was put there by
+    # anyone, so the file's seal vouches for nothing in it.
+    covered: bool = False
 
     def __repr__(self) -> str:
-        return f"ImageResource({self.path!r}, {self.media_type}, {len(self.data)} bytes, pages={self.pages})"
+        return (f"ImageResource({self.path!r}, {self.media_type}, {len(self.data)} bytes, pages={self.pages}, "
+                f"covered={self.covered})")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ def verify_document(data: bytes, now: datetime, roots: Sequence[Certificate] = (
         except DocumentError as exc:
             # Pages are read only to find images; a damaged page is the references' business.
             notes.append(f"页面图片无法列出 page images could not be listed: {exc.en}")
+    covered = frozenset().union(*(c.covered - set(c.check.references_bad) for c in checks))
+    images = [replace(image, covered=image.path in covered) for image in images]
     return DocumentReport("ofd", signatures, unsigned, tuple(images), tuple(notes))
 
 

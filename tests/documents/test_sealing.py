@@ -15,6 +15,8 @@ from keys.documents.layout import QR_MM, certificate_ofd, seal_picture
 from keys.documents.seal_keys import make_seal_certificate, make_seal_root
 from keys.documents.sealing import SealSpec, seal_ofd, write_package
 
+from qrdecode.files import UNCOVERED_NOTE, read_file
+
 from .conftest import NOW, OFDRW_TIME, sample
 from .edit import edited, flip, members
 
@@ -266,3 +268,22 @@ def test_a_genuine_seal_used_by_another_signer_is_not_valid(issued, pki, plain: 
     assert sig.signature_valid is True and sig.trusted is True      # the signer is who they say
     assert sig.seal_valid is False and not sig.intact                 # but the seal is not theirs
     assert any("not among the seal's certificates" in n for n in sig.notes)
+
+
+def test_a_code_in_an_image_added_after_sealing_is_not_vouched_for(issued, pki, plain: bytes) -> None:
+    """A sealed file whose resources name an image the seal does not cover: whoever adds that image later
+    keeps the seal intact, so its code must not be read as the sealed file's (neither by keys.documents'
+    report nor by the file reader the service and scanner share)."""
+    files = members(plain)
+    qr_png = files.pop("Doc_0/Res/qr.png")
+    sealed = seal_ofd(write_package(files), pki.seal, SealSpec("x", b""), NOW - timedelta(hours=1), maker=pki.root)
+    added = write_package({**members(sealed), "Doc_0/Res/qr.png": qr_png})
+    report = _report(added, pki)
+    assert report.intact and report.unsigned_files == ("Doc_0/Res/qr.png",)  # the issue's definition of intact
+    image, = report.images
+    assert image.path == "Doc_0/Res/qr.png" and not image.covered
+    contents = read_file(added, NOW, [pki.root.certificate])
+    assert contents.codes == () and UNCOVERED_NOTE in contents.notes
+    # The same image sealed with the file is covered, and its code read.
+    assert _report(issued.document, pki).images[0].covered
+    assert [c.text for c in read_file(issued.document, NOW, [pki.root.certificate]).codes] == [issued.qr_text]
