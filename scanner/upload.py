@@ -9,9 +9,9 @@ aside with the reason and not sent again.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sqlite3
-import ipaddress
 import urllib.error
 import urllib.parse
 import urllib.request

@@ -52,7 +52,8 @@ def require_token(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         token = issuer_token.presented(request.headers.get("Authorization", ""))
-        found = services().store.check_token(token) if token is not None else None
+        s = services()
+        found = s.store.check_token(token, s.config.now()) if token is not None else None
         if found is None:
             raise ApiError(401, "unauthorized", "缺少或无效的访问令牌 / missing or invalid bearer token",
                            {"WWW-Authenticate": 'Bearer realm="crane-issuer"'})

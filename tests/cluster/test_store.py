@@ -155,12 +155,12 @@ def test_audit_records_every_change_and_every_denial(store: Store) -> None:
 
 def test_tokens_are_checked_and_revoked(store: Store) -> None:
     token_id, token = store.create_token("210100", NOW, note="test")
-    assert store.check_token(token) == (token_id, "210100")
-    assert store.check_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
-    assert store.check_token("crv_000000000000_" + "x" * 43) is None and store.check_token("nonsense") is None
+    assert store.check_token(token, NOW) == (token_id, "210100")
+    assert store.check_token(token[:-1] + ("A" if token[-1] != "A" else "B"), NOW) is None
+    assert store.check_token("crv_000000000000_" + "x" * 43, NOW) is None and store.check_token("nonsense", NOW) is None
     raw_hash = store.client.hgetall(keyspace.token(token_id))
     assert token.split("_", 2)[2] not in str(raw_hash)  # only the hash is stored
-    assert store.revoke_token(token_id, NOW) and store.check_token(token) is None
+    assert store.revoke_token(token_id, NOW) and store.check_token(token, NOW) is None
     assert not store.revoke_token("ffffffffffff", NOW)
 
 

@@ -39,9 +39,9 @@ def test_cli_makes_inspector_and_supervisor_tokens_the_last_line_is_the_token(ru
     supervisor = run("token", "create", "--role", "supervisor", "--region", "21", "--days", "30")
     assert store.principal(supervisor[-1], clock.now).role is Role.SUPERVISOR
     assert store.principal(supervisor[-1], clock.now + timedelta(days=30)) is None  # expired
-    assert store.check_token(inspector[-1]) is None  # not an issuer token
+    assert store.check_token(inspector[-1], clock.now) is None  # not an issuer token
     issuer = run("token", "create", "--issuer", "210100")
-    assert store.check_token(issuer[-1]) == (issuer[0].split()[1], "210100")  # issuer tokens as before
+    assert store.check_token(issuer[-1], clock.now) == (issuer[0].split()[1], "210100")  # issuer tokens as before
     run("token", "create", "--role", "inspector", "--region", "2", expect=ExitStatus.ERROR)
     run("token", "create", "--role", "inspector", "--issuer", "210100", expect=ExitStatus.ERROR)
     run("token", "revoke", inspector[0].split()[1])

@@ -139,7 +139,7 @@ def test_token_checks_do_the_same_work_whatever_is_wrong(store, monkeypatch):
     }
     for label, presented in cases.items():
         calls.clear()
-        found = store.check_token(presented)
+        found = store.check_token(presented, datetime.now(UTC))
         assert (found is not None) is (label == "right"), label
         kinds = [c[0] for c in calls]
         assert kinds == ["sha", "compare"], (label, calls)
@@ -158,11 +158,11 @@ def test_token_check_timing_does_not_depend_on_what_is_wrong(store):
              "unknown id": f"crv_{'0' * 12}_{'A' * len(secret)}"}
     samples: dict[str, list[int]] = {label: [] for label in cases}
     for _ in range(200):
-        store.check_token(token)  # warm up connections and caches
+        store.check_token(token, datetime.now(UTC))  # warm up connections and caches
     for _ in range(1500):
         for label, presented in cases.items():
             started = time.perf_counter_ns()
-            store.check_token(presented)
+            store.check_token(presented, datetime.now(UTC))
             samples[label].append(time.perf_counter_ns() - started)
     medians = {label: statistics.median(values) for label, values in samples.items()}
     low, high = min(medians.values()), max(medians.values())

@@ -79,9 +79,9 @@ def test_status_and_tokens(run, demo_keys, tmp_path, store):
     out = run("token", "create", "--issuer", "210100")
     token = out[-1]
     token_id = out[0].split()[1]
-    assert store.check_token(token) == (token_id, "210100")
+    assert store.check_token(token, datetime.now(UTC)) == (token_id, "210100")
     run("token", "revoke", token_id)
-    assert store.check_token(token) is None
+    assert store.check_token(token, datetime.now(UTC)) is None
     run("token", "revoke", "nope", expect=ExitStatus.ERROR)
     run("token", "create", "--issuer", "21", expect=ExitStatus.ERROR)
     run("token", "create", "--issuer", "210400", expect=ExitStatus.ERROR)  # a real code the trust list lacks

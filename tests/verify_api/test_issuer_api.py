@@ -147,6 +147,14 @@ def test_tokens_are_hashed_and_revocation_is_immediate(client, store, demo_keys)
     assert client.get("/api/v1/issuer/audit", headers=auth(token)).status_code == 401
 
 
+def test_an_expired_issuer_token_is_401(client, store):
+    now = datetime.now(UTC)
+    _, token = store.create_token("210100", now - timedelta(days=2), expires_at=now - timedelta(days=1))
+    assert client.get("/api/v1/issuer/audit", headers=auth(token)).status_code == 401
+    _, live = store.create_token("210100", now, expires_at=now + timedelta(days=1))
+    assert client.get("/api/v1/issuer/audit", headers=auth(live)).status_code == 200
+
+
 @pytest.mark.parametrize("header", ["", "Bearer", "Bearer crv_x_y", "Basic abc", "Bearer " + "crv_" + "a" * 12 + "_x"])
 def test_wrong_tokens_are_401(client, header):
     response = client.get("/api/v1/issuer/audit", headers={"Authorization": header} if header else {})

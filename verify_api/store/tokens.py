@@ -63,13 +63,13 @@ class Tokens(StorePart):
         self.transport.write(audit_ops("operator", "token:revoke", "", now, None, {"token_id": token_id}))
         return True
 
-    def check_token(self, text: str, now: datetime | None = None) -> tuple[str, str] | None:
+    def check_token(self, text: str, now: datetime) -> tuple[str, str] | None:
         """(token_id, issuer) for a live issuer token, else None. The secret is compared in constant time."""
         found = self.principal(text, now)
         return (found.token_id, found.scope) if found is not None and found.role is Role.ISSUER else None
 
-    def principal(self, text: str, now: datetime | None = None) -> Principal | None:
-        """Whom a live token acts for, any role; None for a wrong, revoked or (given `now`) expired one."""
+    def principal(self, text: str, now: datetime) -> Principal | None:
+        """Whom a live token acts for, any role; None for a wrong, revoked or expired one."""
         token = parse(text)
         if token is None:
             _NO_TOKEN.digest()  # keep the refusal's cost close to a real check's
@@ -78,16 +78,16 @@ class Tokens(StorePart):
         matches = hmac.compare_digest(data.get("sha256", "0" * 64), token.digest())
         return _live(token.token_id, data, now) if matches else None
 
-    def principal_by_id(self, token_id: str, now: datetime | None = None) -> Principal | None:
+    def principal_by_id(self, token_id: str, now: datetime) -> Principal | None:
         """The live token with this id, its secret not asked for: for a session that the token opened."""
         return _live(token_id, self.transport.read(lambda r: r.hgetall(keyspace.token(token_id))), now)
 
 
-def _live(token_id: str, data: dict[str, str], now: datetime | None) -> Principal | None:
+def _live(token_id: str, data: dict[str, str], now: datetime) -> Principal | None:
     if not data or data.get("revoked"):
         return None
     expires_at = datetime.fromisoformat(data["expires_at"]) if data.get("expires_at") else None
-    if expires_at is not None and now is not None and now >= expires_at:
+    if expires_at is not None and now >= expires_at:
         return None
     return Principal(token_id, Role(data.get("role") or Role.ISSUER.value), data["issuer"], data.get("name", ""),
                      expires_at, data.get("personal") == "1")
