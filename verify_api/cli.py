@@ -292,6 +292,11 @@ def token() -> None:
 @click.pass_obj
 def token_create(env: Environment, issuer: str | None, role: str, region: str | None, name: str, days: int,
                  personal_data: bool, enrol: bool, qr_png: str | None, note: str, data_dir: str | None):
+    if enrol and Role(role) is not Role.INSPECTOR:
+        raise click.UsageError("--enrol 只用于检查员令牌（手机应用登记） / --enrol is for inspector tokens only (the "
+                               "phone app's enrolment)")
+    if personal_data and Role(role) is not Role.SUPERVISOR:
+        raise click.UsageError("--personal-data 只用于监督人员令牌 / --personal-data is for supervisor tokens only")
     config = _config(env, data_dir)
     now = env.now()
     if Role(role) is Role.ISSUER:

@@ -48,6 +48,17 @@ def test_cli_makes_inspector_and_supervisor_tokens_the_last_line_is_the_token(ru
     assert store.principal(inspector[-1], clock.now) is None
 
 
+def test_cli_refuses_enrolment_and_personal_data_for_the_wrong_role(run, store, redis_client):
+    before = len(redis_client.keys("*{t:*"))
+    run("token", "create", "--issuer", "210100", "--enrol", expect=ExitStatus.ERROR)
+    assert "--enrol 只用于检查员令牌" in run.err and "inspector tokens only" in run.err
+    run("token", "create", "--role", "supervisor", "--region", "21", "--enrol", expect=ExitStatus.ERROR)
+    run("token", "create", "--role", "inspector", "--region", "21", "--personal-data", expect=ExitStatus.ERROR)
+    assert "--personal-data 只用于监督人员令牌" in run.err
+    run("token", "create", "--issuer", "210100", "--personal-data", expect=ExitStatus.ERROR)
+    assert len(redis_client.keys("*{t:*")) == before  # nothing made
+
+
 def test_an_enrolment_qr_gives_the_token_to_one_phone_once(run, client, clock, tmp_path):
     png = tmp_path / "enrol.png"
     out = run("token", "create", "--role", "inspector", "--region", "2101", "--name", "张三", "--enrol",
