@@ -76,6 +76,11 @@ def check_ses(top: der.Node, signature_xml: bytes, seal_file: bytes | None) -> O
         # Someone else's genuine seal used with one's own certificate: the seal is not this signer's.
         out.notes.append("签章人证书不在印章的证书列表中 the signer's certificate is not among the seal's certificates")
         out.seal_valid = False
+    elif out.signer is not None and out.signer_in_seal is None:
+        # A list that cannot be read binds the seal to no one: a genuine seal would pass with any signer.
+        out.notes.append("印章的证书列表无法读取或没有证书，不能确认签章人 the seal's certificate list is unreadable or empty, so it does "
+                         "not show the signer's certificate")
+        out.seal_valid = False
     return out
 
 
