@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -20,7 +21,7 @@ FLAGS = Counter("crane_inspection_flags_total", "Flags found on stored inspectio
 
 
 _children: dict[tuple, tuple] = {}
-_verdicts: dict[tuple, object] = {}
+_verdicts: dict[tuple, Any] = {}
 
 
 def observe(endpoint: str, method: str, status: int, seconds: float) -> None:

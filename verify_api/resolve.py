@@ -180,8 +180,8 @@ def resolve(text: object, trust: TrustList, store: Store, now: datetime) -> Reso
         try:
             stored = store.get_version(*named)
         except StoreUnavailable as exc:
-            registry = _Prefetched(store, named, exc)
-            return Resolution(answer_code(text, trust, registry, now, _cache.verify), store_down=registry.down)
+            unreachable = _Prefetched(store, named, exc)
+            return Resolution(answer_code(text, trust, unreachable, now, _cache.verify), store_down=True)
         key = (text, *named, _status_of(stored))
         ready = _answers.get(trust, store, key)
         if ready is not None:
