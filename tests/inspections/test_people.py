@@ -12,6 +12,9 @@ from keys.cli_env import Environment, ExitStatus
 from qrdecode.decode import decode_paths
 from verify_api.cli import main
 from verify_api.inspections import Parts, Retention, purge
+from verify_api.inspections.access import Enrolments
+from verify_api.store.results import StoreUnavailable
+from verify_api.store.transport import Transport
 from verify_api.store.tokens import Role
 
 from .conftest import bearer, by_state, jpeg, record
@@ -123,3 +126,14 @@ def test_the_purge_command_uses_the_configured_retention(run, client, manifest, 
     assert run("inspections", "purge")[-1].endswith("/ purged 0 inspection records and 0 photos")
     assert run("inspections", "purge", CRANE_INSPECTION_RETENTION_DAYS="10")[-1] == \
         "已删除 1 条检查记录、0 张照片 / purged 1 inspection records and 0 photos"
+
+
+def test_an_enrolment_code_is_used_up_through_the_write_path(store, redis_url, clock, inspector):
+    # The one-time use is a change of the store: it waits for replicas like every write. With a replica asked for
+    # and none there, the use is not acknowledged (and not answered with the token).
+    code = Enrolments(store.transport).create(inspector, clock.now)
+    with pytest.raises(StoreUnavailable):
+        Enrolments(Transport(redis_url, replicas=1, wait_ms=10)).redeem(code, clock.now)
+    second = Enrolments(store.transport).create(inspector, clock.now)
+    assert Enrolments(store.transport).redeem(second, clock.now) == inspector
+    assert Enrolments(store.transport).redeem(second, clock.now) is None

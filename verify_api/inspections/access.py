@@ -84,7 +84,8 @@ class Enrolments(StorePart):
         code = code.strip().upper()
         if len(code) != CODE_LENGTH or not _CODE_CHARS.issuperset(code):
             return None
-        value = self.transport.read(lambda r: r.getdel(keyspace.enrolment(_digest(code))))
+        # A write, so it ends in WAIT: a code used but not yet on a replica could be used again after a failover.
+        [value] = self.transport.write([Op.command("GETDEL", keyspace.enrolment(_digest(code)))])
         if value is None:
             return None
         data = json.loads(value)
