@@ -14,8 +14,8 @@ from verify_api.cli import main
 from verify_api.inspections import Parts, Retention, purge
 from verify_api.inspections.access import Enrolments
 from verify_api.store.results import StoreUnavailable
-from verify_api.store.transport import Transport
 from verify_api.store.tokens import Role
+from verify_api.store.transport import Transport
 
 from .conftest import bearer, by_state, jpeg, record
 
@@ -80,7 +80,7 @@ def test_an_enrolment_qr_gives_the_token_to_one_phone_once(run, client, clock, t
     again = client.post("/api/v1/enrol", json={"code": text})
     assert again.status_code == 404 and again.get_json()["message"].startswith("登记码无效、已使用或已过期")
     # a code left unused expires after ten minutes
-    late = run("token", "create", "--role", "supervisor", "--region", "21", "--enrol", "--qr-png", str(png))
+    late = run("token", "create", "--role", "inspector", "--region", "21", "--enrol", "--qr-png", str(png))
     code = next(line for line in late if line.startswith("enrolment QR: ")).rsplit("/", 1)[1]
     clock.advance(minutes=11)
     assert client.post("/api/v1/enrol", json={"code": code}).status_code == 404
