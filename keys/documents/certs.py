@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import der, gm, sm2_id
@@ -164,37 +164,43 @@ class ChainResult:
     trusted: bool
     path: tuple[str, ...]           # subjects from the certificate up to the root that was reached
     note: str
+    # The certificates themselves, in path order: two of a chain may share a subject, so validity is
+    # judged on these, never looked up again by subject.
+    certificates: tuple[Certificate, ...] = field(default=(), repr=False, compare=False)
 
 
-def chain_to_roots(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate] = (),
-                   at: datetime | None = None) -> ChainResult:
+def chain_to_roots(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate],
+                   at: datetime) -> ChainResult:
     """Trusted only when each link's SM2 signature verifies up to one of `roots` (by signature, not name),
-    and, given the signing time `at`, every certificate of the chain was valid then."""
-    others = tuple(others)
-    result = _chain(cert, roots, others)
-    if result.trusted and at is not None:
-        chain = [cert] + [c for c in [*others, *roots] if c.subject in result.path[1:]]
-        expired = next((c for c in chain if not c.valid_at(at)), None)
+    and every certificate of the chain was valid at `at`: the signing time, or now when the signature
+    states none (a chain is never trusted outside its validity for want of a time)."""
+    result = _chain(cert, roots, tuple(others))
+    if result.trusted:
+        expired = next((c for c in result.certificates if not c.valid_at(at)), None)
         if expired is not None:
-            return ChainResult(False, result.path, f"{expired.subject} was not valid at the signing time")
+            return ChainResult(False, result.path, f"{expired.subject} was not valid at the signing time",
+                               result.certificates)
     return result
 
 
 def _chain(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Certificate]) -> ChainResult:
     intermediates = [c for c in others if c.der != cert.der]
-    current, path = cert, [cert.subject]
+    current, chain = cert, [cert]
+
+    def result(trusted: bool, note: str) -> ChainResult:
+        return ChainResult(trusted, tuple(c.subject for c in chain), note, tuple(chain))
+
     for _ in range(MAX_CHAIN):
         if any(current.der == root.der for root in roots):
-            return ChainResult(True, tuple(path), f"chains to trusted root {current.subject}")
+            return result(True, f"chains to trusted root {current.subject}")
         named = [r for r in roots if r.subject_name == current.issuer_name or r.subject == current.issuer]
         for root in named:
             if current.issued_by(root):
-                path.append(root.subject)
-                return ChainResult(True, tuple(path), f"chains to trusted root {root.subject}")
+                chain.append(root)
+                return result(True, f"chains to trusted root {root.subject}")
         if named:
-            return ChainResult(False, tuple(path),
-                               f"issuer name matches trusted root {named[0].subject}, "
-                               "but its signature does not verify with that root's key")
+            return result(False, f"issuer name matches trusted root {named[0].subject}, "
+                                 "but its signature does not verify with that root's key")
         # Only a CA certificate may stand between the signer and a root: a signer's own certificate,
         # issued by a trusted root, must not vouch for another it signed.
         step = next((c for c in intermediates
@@ -204,5 +210,5 @@ def _chain(cert: Certificate, roots: Sequence[Certificate], others: Iterable[Cer
             break
         intermediates.remove(step)
         current = step
-        path.append(current.subject)
-    return ChainResult(False, tuple(path), f"signed by {cert.subject}, not a trusted root here")
+        chain.append(current)
+    return result(False, f"signed by {cert.subject}, not a trusted root here")

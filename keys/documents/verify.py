@@ -252,10 +252,12 @@ def _summarise(entry: _Listed, out: Outcome, refs_bad: list[str], refs_explained
         notes.append("签名时间晚于现在 the signing time is in the future")
     trusted, trust_note = False, ""
     if out.signer is not None:
-        chain = chain_to_roots(out.signer, roots, out.others, at)
+        # A signature that states no time is judged now, so certificates out of their validity never pass.
+        chain_at = at or now
+        chain = chain_to_roots(out.signer, roots, out.others, chain_at)
         trusted, trust_note = chain.trusted, chain.note
         if out.maker is not None and trusted:
-            maker_chain = chain_to_roots(out.maker, roots, out.others, at)
+            maker_chain = chain_to_roots(out.maker, roots, out.others, chain_at)
             if not maker_chain.trusted:
                 trusted, trust_note = False, "seal maker: " + maker_chain.note
         notes.append(("可信 trusted: " if trusted else "不可信 not trusted: ") + trust_note)

@@ -4,11 +4,13 @@ followed, a leaf certificate vouching for another it signed is not."""
 from __future__ import annotations
 
 import base64
+import re
 from datetime import timedelta
 
 from keys.documents import SignatureFormat, gm, verify_document
 from keys.documents import der as d
 from keys.documents.seal_keys import SealIdentity, make_seal_certificate
+from keys.documents.sealing import write_package
 
 from .conftest import NOW
 from .edit import edited, members
@@ -107,3 +109,17 @@ def test_the_digest_carried_as_base64_text_is_read_and_noted(issued, pki) -> Non
     sig, = verify_document(edited(issued.document, f"{SIGN}/SignedValue.dat", lambda _: value), NOW).signatures
     assert sig.signature_valid is True
     assert "宽松读取 read leniently: content carries the SM3 digest as base64 text" in sig.notes
+
+
+def test_a_signature_stating_no_time_is_trusted_only_while_its_chain_is_valid_now(issued, pki) -> None:
+    """Without a signing time the chain is judged at the time of checking: a certificate long expired (or
+    not yet valid) must not pass for want of a time."""
+    files = members(issued.document)
+    xml = re.sub(rb"<ofd:SignatureDateTime>[^<]*</ofd:SignatureDateTime>", b"", files[f"{SIGN}/Signature.xml"])
+    files[f"{SIGN}/Signature.xml"] = xml
+    files[f"{SIGN}/SignedValue.dat"] = gm0099_signed_data(pki.seal, xml)
+    document = write_package(files)
+    now, = verify_document(document, NOW, roots=[pki.root.certificate]).signatures
+    assert now.signed_at is None and now.signature_valid and now.trusted
+    later, = verify_document(document, NOW + timedelta(days=365 * 40), roots=[pki.root.certificate]).signatures
+    assert later.signature_valid and not later.trusted and "was not valid" in later.trust_note
