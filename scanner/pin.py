@@ -2,7 +2,8 @@
 
 The first sync writes it (from `--root-pub` or `$CRANE_ROOT_PUB`); every later sync and scan uses it with
 no flag. Whoever can replace the data file does not thereby choose the root it is checked against. A root rotation accepted by cross-signature appends the new root, so the file also holds the
-history: naming an earlier root again is not a conflict, naming an unrelated one is.
+history: naming an earlier root again is not a conflict, naming an unrelated one is. The file also keeps
+the highest trust-list serial ever accepted, so deleting the data file does not let an older list back in.
 """
 
 from __future__ import annotations
@@ -41,14 +42,27 @@ class PinStore:
         self.path = Path(config_dir) / PINS / f"{hashlib.sha256(where.encode('utf-8')).hexdigest()[:16]}.json"
         self.data_dir = where
 
-    def history(self) -> list[Pin]:
+    def _read(self) -> tuple[list[Pin], int]:
         try:
             document = json.loads(self.path.read_text("utf-8"))
-            return [Pin(PublicKey.from_pem(p["pem"].encode("ascii")), p["pinned_at"], p["how"]) for p in document["pins"]]
+            pins = [Pin(PublicKey.from_pem(p["pem"].encode("ascii")), p["pinned_at"], p["how"]) for p in document["pins"]]
+            return pins, int(document.get("trust_serial", 0))
         except FileNotFoundError:
-            return []
-        except (OSError, ValueError, KeyError, TypeError, CraneError) as exc:
+            return [], 0
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, CraneError) as exc:
             raise PinError(f"根公钥固定文件无法读取 / the root pin file {self.path} cannot be read: {exc}") from None
+
+    def history(self) -> list[Pin]:
+        return self._read()[0]
+
+    def trust_serial(self) -> int:
+        """The highest trust-list serial accepted with this pin (0 before the first)."""
+        return self._read()[1]
+
+    def record_serial(self, serial: int) -> None:
+        pins, highest = self._read()
+        if serial > highest:
+            self._write(pins, serial)
 
     def current(self) -> PublicKey | None:
         pins = self.history()
@@ -59,7 +73,10 @@ class PinStore:
         if pins and pins[-1].root == root:
             return
         pins.append(Pin(root, at.isoformat(timespec="seconds"), how))
-        document = {"data_dir": self.data_dir, "pins": [{"kid": p.root.kid, "pem": p.root.pem().decode("ascii"), "pinned_at": p.pinned_at,
+        self._write(pins, self.trust_serial())
+
+    def _write(self, pins: list[Pin], trust_serial: int) -> None:
+        document = {"data_dir": self.data_dir, "trust_serial": trust_serial, "pins": [{"kid": p.root.kid, "pem": p.root.pem().decode("ascii"), "pinned_at": p.pinned_at,
                               "how": p.how} for p in pins]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole and renamed: a pin file is never half-written.

@@ -2,7 +2,8 @@
 
 Trust list first. It must check against the pinned root (scanner.pin: the user's configuration, written
 on the first sync from --root-pub, moved on only along a cross-signed rotation); a list signed by
-neither, or older (a lower serial) than the one already stored, is refused and nothing changes. The
+neither, or older (a lower serial) than the one already stored or than the highest serial the pin file
+records, is refused and nothing changes. The
 stored pages are then checked against it (scanner.offline's load); if they no longer verify, the feed is
 read again from its start. Then the feed from the stored cursor, page by page: every page's signature
 checked against the trust list's feed keys, its cursors continuing the stored ones, and its signed
@@ -47,7 +48,8 @@ class SyncResult:
     started_over: str | None     # why the stored pages were dropped and the feed read from its start
 
 
-def check_trust_list(raw: bytes, pin: PublicKey, stored: str | None) -> TrustList:
+def check_trust_list(raw: bytes, pin: PublicKey, stored: str | None, accepted: int = 0) -> TrustList:
+    """`accepted`: the highest serial ever accepted (kept in the pin file, which outlives the data file)."""
     try:
         document = SignedTrustList.loads(raw)
         trust = document.verify(pin)
@@ -66,6 +68,9 @@ def check_trust_list(raw: bytes, pin: PublicKey, stored: str | None) -> TrustLis
             raise SyncRefused(f"trust list refused: serial {trust.serial} is older than the cached serial {old_serial}")
         if trust.serial == old_serial and document.body != previous.body:
             raise SyncRefused(f"trust list refused: serial {trust.serial} differs from the cached list of the same serial")
+    if trust.serial < accepted:
+        raise SyncRefused(f"信任列表版本回退 / trust list refused: serial {trust.serial} is older than serial {accepted} "
+                          f"already accepted with this pin")
     return trust
 
 
@@ -81,13 +86,14 @@ def sync(client: ServiceClient, cache: OfflineCache, pins: PinStore, given_root:
     pages = entries_seen = 0
     try:
         raw = client.trust_list()
-        trust = check_trust_list(raw, pin, meta.get("trust_document"))
+        trust = check_trust_list(raw, pin, meta.get("trust_document"), pins.trust_serial())
         assert trust.root is not None
         rotated_from = pin.kid if trust.root != pin else None
         if first:
             pins.add(pin, started, "--root-pub")
         if rotated_from:
             pins.add(trust.root, started, f"cross-signed by {rotated_from}")
+        pins.record_serial(trust.serial)
         started_over = None
         if meta.get("server", client.url) != client.url:
             started_over = f"another server than {meta['server']}"

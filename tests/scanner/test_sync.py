@@ -217,6 +217,21 @@ def test_root_rotation_by_cross_signature_moves_the_pin(service: Service, stub: 
     assert answer["verdict"]["ok"] is True
 
 
+def test_deleting_the_data_file_does_not_let_an_older_trust_list_back(service: Service, stub: Stub,
+                                                                       tmp_path: Path) -> None:
+    assert _sync(tmp_path, service.url, service.root_pub).status == ExitStatus.OK
+    current = _demo_list(service).unverified()
+    newer = replace(current, serial=current.serial + 1)
+    stub.trust_list = lambda: SignedTrustList.sign(newer, _demo_root(service)).dumps()
+    assert _sync(tmp_path, stub.url).status == ExitStatus.OK
+    assert pins(tmp_path).trust_serial() == newer.serial
+    OfflineCache.in_data_dir(tmp_path).path.unlink()
+    stub.trust_list = lambda: SignedTrustList.sign(current, _demo_root(service)).dumps()
+    older = _sync(tmp_path, stub.url)
+    assert older.status == ExitStatus.NOT_OK and "信任列表版本回退" in older.err
+    assert f"serial {current.serial} is older than serial {newer.serial}" in older.err
+
+
 def test_root_pub_naming_an_unrelated_root_is_refused(service: Service, synced: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.pub.pem"
     other.write_bytes(PrivateKey.generate().public_key().pem())
