@@ -29,13 +29,14 @@ from keys.trustlist import SignedTrustList
 from keys.verdict import answer_code
 
 from . import vectors
+from .feed_key_vectors import FEED_KEYS_FILE
 from .feed_vectors import FEED_PAGES_FILE
 from .verdict_vectors import VERDICTS_FILE, VectorRegistry
 
 DIR = vectors.OUT_DIR
 STAGES = ("unprefix", "base32", "cose", "signature", "inflate", "claims")
 SUPPORT_FILES = {vectors.TRUST_LIST_FILE, vectors.KEYS_FILE, vectors.INDEX_FILE, vectors.ROTATION_FILE,
-                 VERDICTS_FILE, vectors.CATEGORIES_FILE, FEED_PAGES_FILE}
+                 VERDICTS_FILE, vectors.CATEGORIES_FILE, FEED_PAGES_FILE, FEED_KEYS_FILE}
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
 

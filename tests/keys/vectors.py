@@ -64,6 +64,7 @@ from keys.record import CATEGORY_CODES, Category, Record
 from keys.samples import CITIES, authority_credit_code, issuer_json, sample_record
 from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 
+from .feed_key_vectors import FEED_KEYS_FILE, feed_keys_doc
 from .feed_vectors import FEED_PAGES_FILE, feed_pages_doc
 
 OUT_DIR = Path(__file__).resolve().parents[2] / "docs" / "test-vectors"
@@ -162,6 +163,11 @@ KEY_SPECS = (
             note="a key of 鞍山 (210300), an issuer the list does not name: it owns no number space"),
     KeySpec("feed-210100-ed25519", Alg.EDDSA, "210100", role=KeyRole.FEED,
             note="signs the status feed; may not sign certificates"),
+    KeySpec("feed-210100-ed25519-retired-at", Alg.EDDSA, "210100", role=KeyRole.FEED, state=KeyState.RETIRED,
+            retired_at=RETIRED_AT, note="a feed key retired at 2025-09-01 00:00 +08:00: signs no page from then on"),
+    KeySpec("feed-210100-ed25519-2025-only", Alg.EDDSA, "210100", role=KeyRole.FEED,
+            not_before=datetime(2025, 1, 1, tzinfo=CST), not_after=datetime(2025, 12, 31, 23, 59, 59, tzinfo=CST),
+            note="a feed key valid for signing pages during 2025 only"),
     KeySpec("unlisted-ed25519", Alg.EDDSA, note="in no trust list"),
     KeySpec("collision-stranger", Alg.EDDSA, note="in no trust list; signs under the collision kid"),
 )
@@ -703,6 +709,7 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
     files[VERDICTS_FILE] = dump(verdicts_doc(sys.modules[__name__], trust, trust_sha256, key_doc(ROOT)["public_key"]))
     files[CATEGORIES_FILE] = dump(categories_doc())
     files[FEED_PAGES_FILE] = dump(feed_pages_doc(sys.modules[__name__]))
+    files[FEED_KEYS_FILE] = dump(feed_keys_doc(sys.modules[__name__]))
     index = []
     for vector in vectors:
         doc = vector_doc(vector, trust, trust_sha256)
@@ -712,7 +719,7 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
     files[INDEX_FILE] = dump({"vector_format": VECTOR_FORMAT, "trust_list": TRUST_LIST_FILE, "keys": KEYS_FILE,
                               "stages": list(STAGES), "vectors": index, "trust_list_vectors": [ROTATION_FILE],
                               "verdict_vectors": VERDICTS_FILE, "categories": CATEGORIES_FILE,
-                              "feed_page_vectors": FEED_PAGES_FILE})
+                              "feed_page_vectors": FEED_PAGES_FILE, "feed_key_vectors": FEED_KEYS_FILE})
     return files
 
 

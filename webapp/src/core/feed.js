@@ -12,6 +12,7 @@ import { FeedError } from "./errors.js";
 import { KeyRole, KeyState } from "./trustlist.js";
 import { pyInt, pyOr, pyStr, pyTruthy } from "./pyjson.js";
 import { parseIso } from "./time.js";
+import { SignatureResult, judgeKey } from "./verify.js";
 
 const DOMAIN = utf8("crane-status-feed-v1\0");
 const STATES = new Set(Object.values(State));
@@ -35,9 +36,30 @@ export async function verifyFeedPage(doc, trust) {
   if (!isObject(page) || typeof kid !== "string") throw refused("not a signed feed page");
   const message = concat(DOMAIN, canonicalJson(exact("page")));
   for (const key of trust.keysFor(kid, KeyRole.FEED)) {
-    if (key.state !== KeyState.COMPROMISED && (await verifySignature(key.alg, key.spki, sig, message))) return page;
+    if (key.state !== KeyState.COMPROMISED && (await verifySignature(key.alg, key.spki, sig, message))) {
+      if (!inService(key, page.generated_at)) {
+        throw refused(`feed page generated_at is outside the validity of feed key ${kid}`);
+      }
+      return page;
+    }
   }
   throw refused(`feed page signature does not check against a trusted feed key (${kid})`);
+}
+
+/**
+ * keys/feed.py _in_service: a retired or expired feed key's pages are refused from its retirement on, as an
+ * issuer key's signatures are (judgeKey); a page without a readable time is left to the page check, which
+ * refuses it (advanceFeed).
+ */
+function inService(key, generatedAt) {
+  let moment = null;
+  try {
+    moment = typeof generatedAt === "string" ? parseIso(generatedAt) : null;
+  } catch {
+    moment = null;
+  }
+  if (moment === null) return true;
+  return judgeKey(key, moment) === SignatureResult.VALID;
 }
 
 /** A feed cursor (a Redis stream id, `ms-seq`) as a sortable pair of BigInts; "0" is the start. */
