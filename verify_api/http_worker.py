@@ -11,6 +11,7 @@ rare and never sent by the nginx in front, is read by the thread with a per-read
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -31,6 +32,8 @@ MAX_BUFFERED_BODY = 11 * 1024 * 1024  # the largest upload the app takes (an e-c
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,12})[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _TRANSFER_ENCODING = re.compile(rb"^transfer-encoding[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Incoming:
     started: float
     data: bytearray = field(default_factory=bytearray)
     needed: int | None = None   # bytes of head and body, once the head is in
+    expects_continue: bool = False   # the client waits for "100 Continue" before it sends the body
 
     def overdue(self, now: float) -> bool:
         return now - self.started > GRACE_S + len(self.data) / MIN_RATE
@@ -56,6 +60,8 @@ class Incoming:
                     (lengths and int(lengths[0]) > MAX_BUFFERED_BODY):
                 return True   # the parser decides; what is left of the body is read by the thread
             self.needed = end + len(_HEAD_END) + (int(lengths[0]) if lengths else 0)
+            self.expects_continue = bool(lengths) and bool(_EXPECT_CONTINUE.search(head)) \
+                and b"HTTP/1.1\r\n" in head[:head.find(b"\r\n") + 2]
         return len(self.data) >= self.needed
 
 
@@ -97,7 +103,15 @@ class GatheringThreadWorker(ThreadWorker):
             self._drop(conn)
             return
         incoming.data += data
-        if incoming.complete():
+        complete = incoming.complete()
+        if incoming.expects_continue:
+            # Answered here, or the client (curl, for one) waits a second before sending the body. gunicorn
+            # sends its own once the request is complete; a client reads any number of 1xx (RFC 9110 15.2).
+            incoming.expects_continue = False
+            if not complete:
+                with contextlib.suppress(OSError):
+                    conn.sock.send(_CONTINUE)
+        if complete:
             self.poller.unregister(conn.sock)
             del self.gathering[conn]
             conn.buffered = bytes(incoming.data)

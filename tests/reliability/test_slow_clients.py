@@ -72,6 +72,18 @@ def test_slow_and_idle_clients_leave_healthz_answering(serve):
                 upload["reply"] = sock.recv(4096)
             upload["seconds"] = time.monotonic() - started
 
+        # a client that waits for "100 Continue" before its body (curl does, for uploads) is not kept waiting
+        with socket.create_connection(address, timeout=1) as sock:
+            body = json.dumps({"qr": "X"}).encode()
+            sock.sendall(f"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+            sock.sendall(body)
+            sock.settimeout(10)
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+            assert b"HTTP/1.1 200" in reply
         uploader = threading.Thread(target=slow_upload, daemon=True)
         uploader.start()
         worst = 0.0
