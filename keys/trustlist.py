@@ -88,8 +88,11 @@ class TrustedIssuer:
                 isinstance(p, str) and 0 < len(p) <= 40 for p in prefixes)):
             raise TrustListError(f"issuer {data['code']}: number_prefixes is a list of texts")
         contact = data.get("contact")
+        credit_code = data.get("credit_code")
+        if credit_code is not None and not isinstance(credit_code, str):
+            raise TrustListError(f"issuer {data['code']}: credit_code is a text or null")
         return cls(str(data["code"]), str(data["name"]),
-                   data.get("credit_code") and validate_credit_code(data["credit_code"]),
+                   validate_credit_code(credit_code) if credit_code else None,  # "" names none, as null does
                    None if prefixes is None else tuple(prefixes),
                    None if contact is None else IssuerContact.from_json(contact))
 
@@ -242,7 +245,12 @@ class SignedTrustList:
     def loads(cls, data: bytes | str) -> SignedTrustList:
         try:
             doc = json.loads(data)
-            return cls(dict(doc["list"]), tuple(dict(s) for s in doc.get("signatures", ())))
+            body, signatures = doc["list"], doc.get("signatures", [])
+            # Objects only, as webapp/src/core/trustlist.js reads them: dict() would also take a list of pairs.
+            if not isinstance(body, dict) or not isinstance(signatures, list) or not all(
+                    isinstance(s, dict) for s in signatures):
+                raise TypeError("list is an object and signatures a list of objects")
+            return cls(body, tuple(signatures))
         except (ValueError, KeyError, TypeError) as exc:
             raise TrustListError(f"not a trust list document: {exc}") from None
 

@@ -176,3 +176,30 @@ def test_a_retired_key_verifies_what_it_signed_before_its_retirement_only(world)
     assert retired.judge(SIGNED - timedelta(seconds=1)) is SignatureResult.VALID
     assert retired.judge(SIGNED) is SignatureResult.KEY_NOT_VALID_AT_ISSUE
     assert TrustedKey.from_json(retired.to_json()) == retired
+
+
+@pytest.mark.parametrize("document", [
+    {"list": [["format", 1]], "signatures": []},               # a list of pairs is no object
+    {"list": {"format": 1}, "signatures": [[["kid", "x"], ["sig", "AA=="]]]},
+    {"list": {"format": 1}, "signatures": {"kid": "x"}},
+])
+def test_a_list_or_signature_that_is_not_an_object_is_refused(world, document):
+    """As webapp/src/core/trustlist.js reads the document: objects only."""
+    with pytest.raises(TrustListError, match="not a trust list document"):
+        SignedTrustList.loads(json.dumps(document))
+
+
+@pytest.mark.parametrize("credit_code,kept", [("", None), (None, None)])
+def test_an_empty_credit_code_names_none(world, credit_code, kept):
+    body = world.trust.body()
+    body["issuers"][0]["credit_code"] = credit_code
+    assert SignedTrustList.sign(TrustList.from_body(body), world.root).verify(
+        world.root.public_key()).issuers[0].credit_code is kept
+
+
+@pytest.mark.parametrize("credit_code", [0, False, 1, [], {}])
+def test_a_credit_code_that_is_not_text_is_refused(world, credit_code):
+    body = world.trust.body()
+    body["issuers"][0]["credit_code"] = credit_code
+    with pytest.raises(TrustListError, match="credit_code is a text or null"):
+        TrustList.from_body(body)

@@ -85,3 +85,20 @@ test("number spaces, contacts and a malformed root read as keys/trustlist.py rea
       JSON.stringify(bad));
   }
 });
+
+test("credit codes: empty names none, anything but text or null is refused; the document's parts are objects", async () => {
+  const root = testKey("root-2026");
+  const issuers = (creditCode) => LIST.list.issuers.map((i, n) => (n === 0 ? { ...i, credit_code: creditCode } : i));
+  for (const empty of ["", null]) {
+    const trust = await loadTrustList(signTrustList({ ...LIST.list, issuers: issuers(empty) }, root), ROOT);
+    assert.equal(trust.issuer("210100").credit_code, null);
+  }
+  for (const odd of [0, false, 1, [], {}]) {
+    await assert.rejects(loadTrustList(signTrustList({ ...LIST.list, issuers: issuers(odd) }, root), ROOT),
+      /credit_code is a text or null/, JSON.stringify(odd));
+  }
+  for (const doc of [{ list: [["format", 1]], signatures: [] }, { list: LIST.list, signatures: [[["kid", "x"]]] },
+    { list: LIST.list, signatures: { kid: "x" } }]) {
+    await assert.rejects(loadTrustList(JSON.stringify(doc), ROOT), /not a trust list document/);
+  }
+});

@@ -10,7 +10,7 @@ import { canonicalJson, readJson } from "./canonical.js";
 import { Alg, algOfSpki, isValidPublicKey, kidOf, verifySignature } from "./algorithms.js";
 import { TrustListError } from "./errors.js";
 import { IdentifierError, validateCreditCode } from "./identifiers.js";
-import { pyInt, pyIter, pyOr, pyStr, pyTruthy } from "./pyjson.js";
+import { pyInt, pyIter, pyOr, pyStr } from "./pyjson.js";
 import { parseIso } from "./time.js";
 
 const DOMAIN = utf8("crane-trust-list-v1\0");
@@ -86,13 +86,18 @@ async function trustedKey(data) {
 
 function trustedIssuer(data) {
   let creditCode = has(data, "credit_code") ? data.credit_code : null;
-  if (pyTruthy(creditCode)) {
+  if (creditCode !== null && typeof creditCode !== "string") {
+    throw refused(`issuer ${pyStr(field(data, "code"))}: credit_code is a text or null`);
+  }
+  if (creditCode) {
     try {
       creditCode = validateCreditCode(creditCode);
     } catch (exc) {
       if (exc instanceof IdentifierError) throw new BodyError(`IdentifierError('${exc.message}')`);
       throw exc;
     }
+  } else {
+    creditCode = null; // "" names none, as null does
   }
   const prefixes = has(data, "number_prefixes") ? data.number_prefixes : null;
   if (prefixes !== null && !(Array.isArray(prefixes) &&
