@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -271,3 +273,47 @@ def test_answers_fit_the_published_schemas(client, manifest, inspector, supervis
     assert operations["post"]["security"] == [{"inspectorToken": []}]
     assert operations["get"]["security"] == [{"supervisorToken": []}]
     assert "/api/v1/enrol" in document["paths"]
+
+
+def test_an_id_another_inspector_stored_is_refused_not_taken_as_sent(app, client, manifest, store, inspector,
+                                                                     supervisor, clock):
+    other = make_token(store, Role.INSPECTOR, "21", "王五", clock)
+    valid = by_state(manifest, "valid")
+    mine = record(valid[0]["qr_text"], clock)
+    assert post(client, inspector, [mine]).get_json()["results"][0]["outcome"] == "stored"
+    theirs = {**record(valid[1]["qr_text"], clock), "id": mine["id"]}
+    [result] = post(client, other, [theirs]).get_json()["results"]
+    assert result["outcome"] == "refused" and result["reason"].startswith("id: 此编号已被其他记录使用")
+    assert "id already used by another record" in result["reason"]
+    assert post(client, inspector, [mine]).get_json()["results"][0]["outcome"] == "duplicate"  # a retry as before
+    [kept] = read_all(client, supervisor)
+    assert kept["found"]["registration_no"] == valid[0]["registration_no"]
+
+    # Two inspectors sending the same new ids at the same moment: one stores each id, the other is refused.
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        batch = [record(c["qr_text"], clock) for c in valid[2:8]]
+
+        def send(token: str) -> list[str]:
+            req = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/api/v1/inspections",
+                                         data=json.dumps({"inspections": batch}).encode(),
+                                         headers={"Content-Type": "application/json", **bearer(token)})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as response:
+                    body = response.read()
+            except urllib.error.HTTPError as exc:  # 422: every record of the batch refused
+                assert exc.code == 422
+                body = exc.read()
+            return [r["outcome"] for r in json.loads(body)["results"]]
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(send, [inspector, other, inspector, other]))
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+    for i in range(len(batch)):
+        outcomes = sorted(a[i] for a in answers)
+        assert outcomes.count("stored") == 1 and outcomes.count("refused") == 2, outcomes

@@ -1,8 +1,10 @@
 """Receiving a batch of inspection records: each checked, re-verified, flagged and stored once.
 
 A record that cannot be stored is refused with the field named and the others are kept. Ids already
-stored (a retried batch) are answered `duplicate` with the flags they got the first time, and cost no
-verification; the store's script decides between two concurrent requests with the same id.
+stored by the same inspector (a retried batch) are answered `duplicate` with the flags they got the first
+time, and cost no verification; an id another inspector's record already holds is `refused`, so the
+device keeps its record and gives it a new id instead of taking it as sent. The store's script decides
+between two concurrent requests with the same id.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .store import InspectionStore, Inspector, Sighting, StoredInspection, provi
 
 MAX_BATCH = 500
 MAX_REQUEST = 20 * 1024 * 1024
+ID_TAKEN = "id: 此编号已被其他记录使用，请换新编号重发 / id already used by another record: send it with a new id"
 FUTURE_SKEW = timedelta(minutes=10)  # device clocks run fast; more than this is not a time we believe
 _MAX_PHOTO_TEXT = (MAX_PHOTO + 2) // 3 * 4
 
@@ -104,17 +107,18 @@ def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustLis
             accepted[n] = _accept(raw, now, now - keep_records)
         except InspectionError as exc:
             results[n] = Result(record_id(raw), Outcome.REFUSED, reason=str(exc))
-    # Ids stored before (a retry) or given twice in this batch are duplicates, answered with their flags.
-    ids = [a.item.id for a in accepted.values()]
-    known = {rid for rid, there in zip(ids, inspections.exists(province, ids), strict=True) if there}
-    earlier = {i.record.id: i for i in inspections.many(province, sorted(known))}
+    # Ids this inspector stored before (a retry) or gave twice in this batch are duplicates, answered with
+    # their flags; an id another inspector's record holds is refused (their record and flags are theirs).
+    earlier = {i.record.id: i for i in inspections.many(province, dict.fromkeys(a.item.id for a in accepted.values()))}
     seen: set[str] = set()
     for n in list(accepted):
         rid = accepted[n].item.id
-        if rid in known or rid in seen:
-            before = earlier.get(rid)
-            mine = before is not None and before.inspector.token_id == inspector.token_id  # others' flags are theirs
-            results[n] = Result(rid, Outcome.DUPLICATE, before.flags if before is not None and mine else ())
+        before = earlier.get(rid)
+        if before is not None and before.inspector.token_id != inspector.token_id:
+            results[n] = Result(rid, Outcome.REFUSED, reason=ID_TAKEN)
+            del accepted[n]
+        elif before is not None or rid in seen:
+            results[n] = Result(rid, Outcome.DUPLICATE, before.flags if before is not None else ())
             del accepted[n]
         seen.add(rid)
     by_text = {text: resolve(text, trust, store, now) for text in {a.item.qr for a in accepted.values()}}
@@ -141,6 +145,8 @@ def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustLis
     # A photo whose write failed midway stays an orphan file, removed with its day by the purge: deleting it
     # here could take the photo of a record Redis stored before the connection broke.
     stored_now = inspections.store([s for _, s in to_store])
+    lost = [record.record.id for (_, record), new in zip(to_store, stored_now, strict=True) if not new]
+    owners = {i.record.id: i.inspector.token_id for i in inspections.many(province, lost)}
     for (n, record), new in zip(to_store, stored_now, strict=True):
         if new:
             results[n] = Result(record.record.id, Outcome.STORED, record.flags)
@@ -149,5 +155,7 @@ def ingest(raws: list[Any], inspector: Principal, now: datetime, trust: TrustLis
             if record.photo:
                 with contextlib.suppress(OSError):
                     photos.delete(record.photo)
-            results[n] = Result(record.record.id, Outcome.DUPLICATE, record.flags)
+            mine = owners.get(record.record.id) == inspector.token_id
+            results[n] = (Result(record.record.id, Outcome.DUPLICATE, record.flags) if mine
+                          else Result(record.record.id, Outcome.REFUSED, reason=ID_TAKEN))
     return [r for r in results if r is not None]

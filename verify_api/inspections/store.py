@@ -149,14 +149,6 @@ class InspectionStore(StorePart):
             return pipe.execute()
         return [StoredInspection.from_fields(d) for d in self.transport.read(read) if d]
 
-    def exists(self, province: str, ids: list[str]) -> list[bool]:
-        def read(r: Any) -> list[int]:
-            pipe = r.pipeline(transaction=False)
-            for rid in ids:
-                pipe.exists(keyspace.inspection(province, rid))
-            return pipe.execute()
-        return [bool(n) for n in self.transport.read(read)] if ids else []
-
     def received(self, province: str, start: datetime | None = None, end: datetime | None = None,
                  limit: int = 5000) -> list[StoredInspection]:
         """The province's records received in [start, end), newest first, at most `limit`."""
