@@ -40,11 +40,13 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check keys verify_api scanner qrdecode tests bench devtools
+	$(BIN)/mypy
 
 test: $(STAMP)
 	@scripts/system-deps.sh test
 	@$(MAKE) --no-print-directory webapp
 	$(BIN)/ruff check keys verify_api scanner qrdecode tests bench devtools
+	$(BIN)/mypy
 	cd webapp && node --test test/ && npx eslint src
 	$(BIN)/pytest $(PYTEST_ARGS)
 

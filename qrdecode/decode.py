@@ -16,6 +16,7 @@ from ctypes import c_void_p, cast, string_at
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -143,7 +144,7 @@ def decode_image(img: np.ndarray, *, fast: bool = False) -> list[Code]:
 
 def _unread_beside(codes: list[Code]) -> bool:
     """Whether the engine saw a symbol it could not read that is not one of the codes it read."""
-    centres = [tuple(float(v) for v in np.mean(quad, axis=0)) for quad in getattr(codes, "unread", ())]
+    centres = [_centre(quad) for quad in getattr(codes, "unread", ())]
     return any(not any(_inside(centre, c.points) for c in codes) for centre in centres)
 
 
@@ -204,7 +205,7 @@ def _zxing(binarizer: zxingcpp.Binarizer) -> Callable[[np.ndarray], list[Code]]:
     def read(grey: np.ndarray) -> list[Code]:
         found = zxingcpp.read_barcodes(
             grey,
-            formats=zxingcpp.BarcodeFormat.QRCode,  # the QR family: Model 1 and 2, Micro, rMQR
+            formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),  # the QR family: Model 1 and 2, Micro, rMQR
             text_mode=zxingcpp.TextMode.Plain,  # HRI would turn control characters into <GS> etc.
             binarizer=binarizer,
             return_errors=True,  # symbols found but not read cost nothing more to report
@@ -240,7 +241,7 @@ def _zbar_scan(grey: np.ndarray, binary: bool) -> list[tuple[bytes, tuple[Point,
         zbar.zbar_image_scanner_set_config(scanner, zbar.ZBarSymbol.QRCODE, _ZBAR_CFG_BINARY, int(binary))
         zbar.zbar_image_set_format(image, _ZBAR_Y800)
         zbar.zbar_image_set_size(image, grey.shape[1], grey.shape[0])
-        zbar.zbar_image_set_data(image, cast(pixels, c_void_p), len(pixels), None)
+        zbar.zbar_image_set_data(image, cast(pixels, c_void_p), len(pixels), None)  # type: ignore[arg-type]
         zbar.zbar_scan_image(scanner, image)
         found = []
         symbol = zbar.zbar_image_first_symbol(image)
@@ -336,10 +337,15 @@ def _merge(codes: list[Code]) -> list[Code]:
     """Drop repeats: the same text where one symbol's centre lies inside the other."""
     kept: list[Code] = []
     for code in codes:
-        centre = tuple(float(v) for v in np.mean(code.points, axis=0))
+        centre = _centre(code.points)
         if not any(k.text == code.text and _inside(centre, k.points) for k in kept):
             kept.append(code)
     return kept
+
+
+def _centre(polygon: Any) -> Point:
+    x, y = np.mean(np.asarray(polygon, dtype=np.float64), axis=0)
+    return float(x), float(y)
 
 
 def _inside(point: Point, polygon: tuple[Point, ...]) -> bool:

@@ -40,8 +40,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         config = Config.from_env(**(config or {}))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # the default provider's settings
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
     @app.after_request
     def _retry_after(response):
@@ -58,7 +58,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     feed_key = PrivateKey.from_pem(config.feed_key_path.read_bytes()) if config.feed_key_path.exists() else None
     limiter = Limiter(
         key_func=client_address, app=app, storage_uri=_limits_uri(redis_url),
-        storage_options={"socket_timeout": config.redis_timeout}, key_prefix=keyspace.LIMITER_PREFIX,
+        storage_options={"socket_timeout": config.redis_timeout},  # type: ignore[dict-item]  # redis-py takes a float
+        key_prefix=keyspace.LIMITER_PREFIX,
         strategy="moving-window", headers_enabled=True, swallow_errors=True,
         in_memory_fallback_enabled=True, header_name_mapping={HeaderNames.RETRY_AFTER: LIMIT_RETRY_AFTER},
     )

@@ -31,7 +31,7 @@ proc_name = "crane-verify"
 certfile = os.environ.get("CRANE_TLS_CERT") or None
 keyfile = os.environ.get("CRANE_TLS_KEY") or None
 if certfile:
-    worker_class = "gthread"
+    worker_class = "gthread"  # type: ignore[assignment,misc]  # gunicorn takes a class or its name
 
 
 def child_exit(server, worker):
