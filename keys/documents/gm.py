@@ -43,6 +43,9 @@ _DIGESTS: dict[str, Digest] = {
     "sha256": _hashlib("sha256"), "sha-256": _hashlib("sha256"), "2.16.840.1.101.3.4.2.1": _hashlib("sha256"),
     "sm3": sm3, SM3: sm3, SM3 + ".1": sm3,
 }
+# Broken digests, still read (GB/T 33190 names MD5 the default and old files use them) but warned of: a file
+# can be made to match such a reference by anyone who chose its other version beforehand.
+WEAK = frozenset({"md5", "1.2.840.113549.2.5", "sha1", "sha-1", "1.3.14.3.2.26"})
 # GM/T 0006 names 401.2 "SM3 with key"; seal software writes it for plain SM3 digests, and other readers
 # (ofdrw among them) read it so.
 _READ_AS_SM3 = {SM3 + ".2": "CheckMethod 1.2.156.10197.1.401.2 (SM3 with key) read as plain SM3"}

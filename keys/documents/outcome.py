@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from ..answer import CHINA_TIME
 from .certs import Certificate
@@ -28,20 +28,29 @@ class Outcome:
 
 
 _DIGITS = re.compile(r"\d+")
+# A zone after the time: Z, or an offset of hours and optional minutes (+08:00, +0800, -05, +09:30).
+_ZONE = re.compile(r"(?:([Zz])|([+-])([01]\d|2[0-3]):?([0-5]\d)?)$")
 
 
 def loose_time(text: str, quirks: list[str]) -> datetime | None:
     """A signing time written as free text (SES v1's timeInfo, Signature.xml's SignatureDateTime):
-    20200723130907.763Z, 2020-01-25T07:31:56.377Z, 2020-07-16 16:04:27 (no zone: China time)."""
+    20200723130907.763Z, 2020-01-25T07:31:56.377+09:00, 2020-07-16 16:04:27 (no zone: China time)."""
     text = text.strip()
-    digits = "".join(_DIGITS.findall(text))
+    zone = _ZONE.search(text)
+    # What looks like an offset is one only after a whole time (14 digits): 2020-07-16-16-04-27 has none.
+    if zone is not None and len("".join(_DIGITS.findall(text[:zone.start()]))) < 14:
+        zone = None
+    digits = "".join(_DIGITS.findall(text if zone is None else text[:zone.start()]))
     if len(digits) < 14:
         return None
     try:
         moment = datetime.strptime(digits[:14], "%Y%m%d%H%M%S")
     except ValueError:
         return None
-    if text.endswith("Z") or "+00" in text:
+    if zone is None:
+        quirks.append(f"signing time {text!r} has no zone, read as China time (UTC+8)")
+        return moment.replace(tzinfo=CHINA_TIME)
+    if zone.group(1):
         return moment.replace(tzinfo=UTC)
-    quirks.append(f"signing time {text!r} has no zone, read as China time (UTC+8)")
-    return moment.replace(tzinfo=CHINA_TIME)
+    offset = timedelta(hours=int(zone.group(3)), minutes=int(zone.group(4) or 0))
+    return moment.replace(tzinfo=timezone(offset if zone.group(2) == "+" else -offset))

@@ -129,7 +129,7 @@ def _check(package: Package, entry: _Listed, now: datetime, roots: Sequence[Cert
     seal_loc = text_of(child(seal, "BaseLoc")) if seal is not None else ""
     seal_path = _locate(package, base, seal_loc, quirks) if seal_loc else None
     own = frozenset({entry.path, value_path, *([seal_path] if seal_path else [])})
-    refs_bad, refs_explained, covered, ref_count = _references(package, signed_info, entry, base, quirks)
+    refs_bad, refs_explained, covered, ref_count, method = _references(package, signed_info, entry, base, quirks)
 
     signed_value = package.get(value_path)
     if signed_value is None:
@@ -140,6 +140,9 @@ def _check(package: Package, entry: _Listed, now: datetime, roots: Sequence[Cert
                                 package.get(seal_path) if seal_path else None, [*known, *roots])
     if seal_path is not None and package.get(seal_path) is None:
         outcome.notes.append(f"缺少印章文件 {seal_path} the seal file {seal_path} is missing")
+    if method.strip().lower() in gm.WEAK:
+        outcome.notes.append(f"注意：文件摘要算法 {method} 已不安全，文件完整只在此算法下成立 warning: the references use "
+                             f"{method}, a broken digest, so 'unchanged' holds only as far as {method} does")
     if outcome.signed_at is None:
         outcome.signed_at = loose_time(text_of(child(signed_info, "SignatureDateTime")), quirks)
     return _Checked(_summarise(entry, outcome, refs_bad, refs_explained, ref_count, now, roots, quirks),
@@ -147,10 +150,11 @@ def _check(package: Package, entry: _Listed, now: datetime, roots: Sequence[Cert
 
 
 def _references(package: Package, signed_info: Element, entry: _Listed, base: str,
-                quirks: list[str]) -> tuple[list[str], list[str], set[str], int]:
+                quirks: list[str]) -> tuple[list[str], list[str], set[str], int, str]:
+    """Bad and explained references, the files named, how many, and the digest (CheckMethod) used."""
     references = child(signed_info, "References")
     if references is None:
-        return [], [], set(), 0
+        return [], [], set(), 0, ""
     method = references.get("CheckMethod", "").strip()
     if not method:
         quirks.append("References without CheckMethod, read as MD5 (GB/T 33190's default)")
@@ -173,7 +177,7 @@ def _references(package: Package, signed_info: Element, entry: _Listed, base: st
             bad.append(path)
     if digest is None:
         quirks.append(f"unknown CheckMethod {method!r}: no reference can be checked")
-    return bad, explained, covered, len(refs)
+    return bad, explained, covered, len(refs), method
 
 
 def _matches(actual: bytes, check_value: str, quirks: list[str]) -> bool:

@@ -4,6 +4,7 @@ followed, a leaf certificate vouching for another it signed is not."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from datetime import timedelta
 
@@ -123,3 +124,24 @@ def test_a_signature_stating_no_time_is_trusted_only_while_its_chain_is_valid_no
     assert now.signed_at is None and now.signature_valid and now.trusted
     later, = verify_document(document, NOW + timedelta(days=365 * 40), roots=[pki.root.certificate]).signatures
     assert later.signature_valid and not later.trusted and "was not valid" in later.trust_note
+
+
+def test_references_by_a_broken_digest_still_check_but_are_warned_of(issued, pki) -> None:
+    """MD5 (GB/T 33190's default) and SHA-1 references are read, as old files use them, with a warning."""
+    files = members(issued.document)
+
+    def md5_reference(match: re.Match[bytes]) -> bytes:
+        name = match.group(1).decode().lstrip("/")
+        value = base64.b64encode(hashlib.md5(files[name]).digest()).decode()  # noqa: S324 - the file's choice
+        return match.group(0).split(b"<ofd:CheckValue>")[0] + f"<ofd:CheckValue>{value}</ofd:CheckValue>".encode()
+
+    xml = re.sub(rb'<ofd:Reference FileRef="([^"]+)"><ofd:CheckValue>[^<]*</ofd:CheckValue>', md5_reference,
+                 files[f"{SIGN}/Signature.xml"])
+    xml = re.sub(rb'CheckMethod="[^"]+"', b'CheckMethod="MD5"', xml)
+    files[f"{SIGN}/Signature.xml"] = xml
+    files[f"{SIGN}/SignedValue.dat"] = gm0099_signed_data(pki.seal, xml)
+    sig, = verify_document(write_package(files), NOW, roots=[pki.root.certificate]).signatures
+    assert sig.intact and sig.references_checked > 0
+    assert any(n.startswith("注意：文件摘要算法 MD5 已不安全") and "a broken digest" in n for n in sig.notes)
+    sealed, = verify_document(issued.document, NOW, roots=[pki.root.certificate]).signatures
+    assert not any("a broken digest" in n for n in sealed.notes)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
+import pytest
+
 from keys.algorithms import Alg, PrivateKey
 from keys.documents import der as d
 from keys.documents import gm, verify_document
 from keys.documents.certs import Certificate
 from keys.documents.layout import certificate_ofd
+from keys.documents.outcome import loose_time
 from keys.documents.seal_keys import SealIdentity
 from keys.documents.sealing import SealSpec, seal_ofd
 
@@ -161,3 +164,24 @@ def test_ses_v1_with_octet_string_data_hash_is_read_and_noted(issued, pki) -> No
     sig, = verify_document(changed, NOW, roots=[pki.root.certificate]).signatures
     assert sig.format.value == "ses-v1" and sig.intact and sig.trusted
     assert "宽松读取 read leniently: dataHash in an OCTET STRING, not a BIT STRING" in sig.notes
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("20200723130907.763Z", "2020-07-23T13:09:07+00:00"),
+    ("2020-01-25T07:31:56.377+09:00", "2020-01-25T07:31:56+09:00"),
+    ("2020-01-25T07:31:56-0500", "2020-01-25T07:31:56-05:00"),
+    ("2020-01-25 07:31:56+00", "2020-01-25T07:31:56+00:00"),
+    ("2020-01-25 07:31:56+05:30", "2020-01-25T07:31:56+05:30"),
+])
+def test_a_loose_signing_time_keeps_its_stated_zone(text: str, expected: str) -> None:
+    quirks: list[str] = []
+    moment = loose_time(text, quirks)
+    assert moment is not None and moment.isoformat() == expected and quirks == []
+
+
+@pytest.mark.parametrize("text", ["2020-07-16 16:04:27", "2020-07-16-16-04-27"])
+def test_a_loose_signing_time_without_a_zone_is_china_time_and_noted(text: str) -> None:
+    quirks: list[str] = []
+    moment = loose_time(text, quirks)
+    assert moment is not None and moment.isoformat() == "2020-07-16T16:04:27+08:00"
+    assert quirks and "has no zone" in quirks[0]
