@@ -5,7 +5,7 @@ Every call carries a bearer token scoped to one issuer code; an issuer touches o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -82,7 +82,8 @@ def _signed_record(body: dict[str, Any]) -> tuple[Record, str | None]:
 
 def _deny(registration_no: str, action: str, why: str, owner: str) -> None:
     s = services()
-    s.store.record_denied(g.actor, action, registration_no, s.config.now(), why, owner)
+    s.store.record_denied(g.actor, action, registration_no, s.config.now(), why, owner,
+                          timedelta(days=s.config.retention_days))
     raise ApiError(403, "forbidden", "该证书不属于本发证机关 / this certificate belongs to another issuer")
 
 
@@ -176,14 +177,28 @@ def correction(registration_no: str):
     return _answer(change, registration_no, "correction", created=201)
 
 
-@bp.get("/audit")
-@require_token
-def audit():
-    s = services()
+def _since() -> str:
     since = request.args.get("since", "0")
     if not is_cursor(since):
         raise ApiError(400, "bad_cursor", "since 必须是上一页返回的 next / `since` must be a `next` from a previous page")
-    entries = s.store.audit(since, 500, issuer=g.issuer)
+    return since
+
+
+@bp.get("/audit")
+@require_token
+def audit():
+    """The issuer's own changes, complete."""
+    since = _since()
+    entries = services().store.audit(since, 500, issuer=g.issuer)
+    return jsonify({"entries": [e.to_json() for e in entries], "next": entries[-1].id if entries else since})
+
+
+@bp.get("/refusals")
+@require_token
+def refusals():
+    """Refused attempts on the issuer's certificates, and its own, within the log's retention."""
+    since = _since()
+    entries = services().store.refusals(since, 500, issuer=g.issuer)
     return jsonify({"entries": [e.to_json() for e in entries], "next": entries[-1].id if entries else since})
 
 

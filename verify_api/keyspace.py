@@ -8,7 +8,7 @@ The rules the store keeps on a cluster (tests/cluster runs it on one):
 - a script gets only the keys of one registration (`certificate`, `version`, `history`); the version key
   it derives inside (`KEYS[1] .. ':v' .. latest`) is `version()` of the same number, so the same slot;
 - every other write is a single-key command (SET of a licence, XADD to the feed or an audit stream, HSET
-  of a token); a pipeline may mix slots, because the store sends one pipeline per master, never MULTI/EXEC;
+  of a token; the refusals script touches its one stream); a pipeline may mix slots, because the store sends one pipeline per master, never MULTI/EXEC;
 - nothing reads or writes two registrations in one command.
 The feed and the audit stream each live on one master: every change appends to both (and to its issuer's
 audit stream), which is fine at issuers' write rates (see docs/deployment.md) and is what keeps each of
@@ -53,9 +53,16 @@ def audit() -> str:
 
 
 def issuer_audit(issuer: str) -> str:
-    """Stream, append-only: the audit entries one issuer reads (its own changes, refusals on its
-    certificates), beside the same entries in `audit()`. A slot of its own per issuer."""
+    """Stream, append-only: the audit entries of one issuer's own changes, beside the same entries in
+    `audit()`. A slot of its own per issuer."""
     return f"{PREFIX}:{{audit:{issuer}}}"
+
+
+def refusals(issuer: str | None = None) -> str:
+    """Stream of refused attempts (403 on another authority's certificate), trimmed by the retention on
+    every append: the operator's log with no issuer, else one issuer's (attempts on its certificates and
+    its own refused ones). Kept apart from the audit streams so a flood of refusals never grows them."""
+    return f"{PREFIX}:{{refusals}}" if issuer is None else f"{PREFIX}:{{refusals:{issuer}}}"
 
 
 def token(token_id: str) -> str:

@@ -14,6 +14,7 @@ from .documents_api import FileReportJSON
 from .inspections.ingest import MAX_BATCH
 from .inspections.record import Flag
 from .inspections.record import json_schema as inspection_schema
+from .store.results import RefusalsPageJSON
 
 _COMPONENT = "#/components/schemas/{model}"
 
@@ -68,6 +69,14 @@ def _file_components() -> dict[str, Any]:
     for generated, name in (("FileSignatureJSON", "FileSignature"), ("SignerJSON", "FileSigner"), ("AnswerJSON", "Answer")):
         text = text.replace(f'"{_COMPONENT.format(model=generated)}"', f'"{_COMPONENT.format(model=name)}"')
     return json.loads(text)
+
+
+def _refusal_components() -> dict[str, Any]:
+    """A page of refused attempts (verify_api.store.results.RefusalsPageJSON) and one refusal."""
+    page = TypeAdapter(RefusalsPageJSON).json_schema(ref_template=_COMPONENT, mode="serialization")
+    parts = page.pop("$defs")
+    text = json.dumps({"RefusalsPage": page, "Refusal": parts["RefusalJSON"]})
+    return json.loads(text.replace(f'"{_COMPONENT.format(model="RefusalJSON")}"', f'"{_COMPONENT.format(model="Refusal")}"'))
 
 
 def _file_path() -> dict[str, Any]:
@@ -255,6 +264,11 @@ def spec(public_url: str) -> dict[str, Any]:
                 "parameters": [{"name": "since", "in": "query", "schema": _CURSOR}],
                 "responses": {"200": {"description": "Entries", "content": {"application/json": {
                     "schema": {"type": "object"}}}}, **_errors(400, 401, 429, 503)}}},
+            "/api/v1/issuer/refusals": {"get": {
+                "summary": "Refused attempts on the issuer's certificates, and its own, within the retention",
+                "operationId": "refusals", "security": bearer,
+                "parameters": [{"name": "since", "in": "query", "schema": _CURSOR}],
+                "responses": {"200": _json("RefusalsPage", "Refusals"), **_errors(400, 401, 429, 503)}}},
             **_inspection_paths(),
             **_file_path(),
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
@@ -268,7 +282,8 @@ def spec(public_url: str) -> dict[str, Any]:
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
         "components": {
-            "schemas": {**_generated(_record_components(), _answer_components(), _inspection_components(), _file_components()),
+            "schemas": {**_generated(_record_components(), _answer_components(), _inspection_components(), _file_components(),
+                                  _refusal_components()),
                         "Error": _ERROR, "Change": _CHANGE, "FeedPage": {
                 "type": "object", "required": ["page", "kid", "alg", "sig"], "properties": {
                     "page": {"type": "object", "required": ["entries", "next", "more"], "properties": {

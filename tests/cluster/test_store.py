@@ -15,6 +15,7 @@ from verify_api.store import Outcome, Store, StoreUnavailable
 from .records import NOW, qr, record
 
 ACTOR = "issuer:210100:test"
+RETENTION = timedelta(days=180)
 
 
 def test_register_then_read(store: Store) -> None:
@@ -135,22 +136,43 @@ def test_feed_keeps_the_order_of_changes_across_shards(store: Store, backend) ->
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
-def test_audit_records_every_change_and_every_denial(store: Store) -> None:
+def test_audit_records_every_change_and_refusals_go_to_their_own_log(store: Store) -> None:
     raw = record(7)
     reg = raw.registration_no
     store.register(raw, qr(raw), ACTOR, NOW)
     store.change_status(reg, State.SUSPENDED, "site stopped", ACTOR, NOW, issuer="210100")
-    store.record_denied("issuer:210200:t", "status", reg, NOW, "token of 210200 used for 210100", "210100")
+    store.record_denied("issuer:210200:t", "status", reg, NOW, "token of 210200 used for 210100", "210100", RETENTION)
     token_id, _ = store.create_token("210200", NOW)
     entries = store.audit()
     assert [(e.actor, e.action, e.registration_no) for e in entries] == [
-        (ACTOR, "register", reg), (ACTOR, "status", reg), ("issuer:210200:t", "status:denied", reg),
-        ("operator", "token:create", "")]
+        (ACTOR, "register", reg), (ACTOR, "status", reg), ("operator", "token:create", "")]
     assert entries[1].before == {"state": "valid"} and entries[1].after == {"state": "suspended", "reason": "site stopped"}
-    assert entries[3].after == {"token_id": token_id, "issuer": "210200", "role": "issuer"}
-    assert [e.action for e in store.audit(issuer="210200")] == ["status:denied"]
-    assert [e.action for e in store.audit(issuer="210100")][-1] == "status:denied"  # the owner sees it too
-    assert [e.action for e in store.audit(after=entries[1].id)] == ["status:denied", "token:create"]
+    assert entries[2].after == {"token_id": token_id, "issuer": "210200", "role": "issuer"}
+    assert store.audit(issuer="210200") == [] and [e.action for e in store.audit(issuer="210100")] == ["register", "status"]
+    assert [e.action for e in store.audit(after=entries[1].id)] == ["token:create"]
+    refused = store.refusals()
+    assert [(e.actor, e.action, e.registration_no, e.reason, e.owner) for e in refused] == [
+        ("issuer:210200:t", "status", reg, "token of 210200 used for 210100", "210100")]
+    # the owner and the one who tried each read it in their own log
+    assert store.refusals(issuer="210100") == store.refusals(issuer="210200") == refused
+    assert store.refusals(after=refused[0].id) == []
+
+
+def test_refusals_older_than_the_retention_are_dropped_on_the_next_append(store: Store) -> None:
+    reg = record(8).registration_no
+    for minutes in range(3):
+        store.record_denied("issuer:210200:t", "read", reg, NOW + timedelta(minutes=minutes), "x", "210100", RETENTION)
+    assert len(store.refusals()) == 3
+    later = NOW + RETENTION + timedelta(minutes=1, seconds=30)   # the first two are now older than the retention
+    store.record_denied("issuer:210200:t", "status", reg, later, "x", "210100", RETENTION)
+    for issuer in (None, "210100", "210200"):
+        kept = store.refusals(issuer=issuer)
+        assert [(e.action, e.at) for e in kept] == [("read", (NOW + timedelta(minutes=2)).isoformat()),
+                                                    ("status", later.isoformat())], issuer
+    # a clock that went back still appends after the last entry, and nothing recent is dropped
+    store.record_denied("issuer:210200:t", "read", reg, later - timedelta(minutes=5), "x", "210100", RETENTION)
+    ids = [tuple(map(int, e.id.split("-"))) for e in store.refusals()]
+    assert len(ids) == 3 and ids == sorted(ids) and len(set(ids)) == 3
 
 
 def test_tokens_are_checked_and_revoked(store: Store) -> None:
@@ -189,7 +211,7 @@ def test_an_import_cut_off_before_publishing_is_repaired_by_importing_again(stor
 
     def crash_after_the_scripts(ops):
         calls.append(len(ops))
-        if len(calls) == 2:
+        if len(calls) == 3:  # after the e-licence claims and the registration scripts
             raise StoreUnavailable("simulated crash before the feed entries")
         return real_write(ops)
 

@@ -41,6 +41,7 @@ def test_a_token_of_one_issuer_cannot_register_or_change_anothers_certificates(c
     theirs, their_qr = _register(client, demo_keys, 3001, 1, dalian)       # Dalian's certificate
     reg = quoted(theirs["registration_no"])
     audit_before = len(store.audit(count=10_000))
+    refusals_before = len(store.refusals(count=10_000))
 
     # Shenyang's token against Dalian's certificate, through every issuer endpoint that changes or reads it
     other, other_qr = signed_certificate(demo_keys, 3002, 1)
@@ -68,22 +69,26 @@ def test_a_token_of_one_issuer_cannot_register_or_change_anothers_certificates(c
                           json={"record": own, "qr_text": own_qr, "reason": "x"}, headers=bearer(shenyang))
     assert refused.status_code == 422 and refused.get_json()["code"] == "number_outside_issuer_space"
 
-    denials = [e for e in store.audit(count=10_000)[audit_before:] if e.action.endswith(":denied")]
+    denials = store.refusals(count=10_000)[refusals_before:]
     assert len(denials) == len(attempts)
+    assert len(store.audit(count=10_000)) == audit_before  # a refusal is no change: the audit log has none
     assert all(e.actor.startswith(f"issuer:{SHENYANG}:") for e in denials)
     assert {e.registration_no for e in denials} == {theirs["registration_no"], other["registration_no"]}
     stored = store.get(theirs["registration_no"])
     assert stored.state.value == "valid" and stored.version == 1 and stored.issuer == DALIAN
     assert len(store.history(theirs["registration_no"])) == 1
     assert store.get(other["registration_no"]) is None
-    # one issuer's audit view holds its own entries, and the attempts others made on its certificates
-    seen = client.get("/api/v1/issuer/audit", headers=bearer(shenyang)).get_json()["entries"]
-    assert seen and all(e["actor"].startswith(f"issuer:{SHENYANG}:") for e in seen)
+    # one issuer's audit view holds its own changes; the attempts others made on its certificates are in
+    # its refusals view
+    assert client.get("/api/v1/issuer/audit", headers=bearer(shenyang)).get_json()["entries"] == []  # no change
+    own_tries = client.get("/api/v1/issuer/refusals", headers=bearer(shenyang)).get_json()["entries"]
+    assert len(own_tries) == len(attempts) and all(e["actor"].startswith(f"issuer:{SHENYANG}:") for e in own_tries)
     mine = client.get("/api/v1/issuer/audit", headers=bearer(dalian)).get_json()["entries"]
-    assert mine[0]["action"] == "register" and mine[0]["actor"].startswith(f"issuer:{DALIAN}:")
-    assert {e["action"] for e in mine[1:]} <= {f"{a}:denied" for a in ("register", "status", "dismantling",
-                                                                        "correction", "read")}
-    assert all(e["after"]["owner"] == DALIAN and e["actor"].startswith(f"issuer:{SHENYANG}:") for e in mine[1:])
+    assert [e["action"] for e in mine] == ["register"] and mine[0]["actor"].startswith(f"issuer:{DALIAN}:")
+    tried = client.get("/api/v1/issuer/refusals", headers=bearer(dalian)).get_json()["entries"]
+    assert {e["action"] for e in tried} <= {"register", "status", "dismantling", "correction", "read"}
+    assert [e["registration_no"] for e in tried].count(theirs["registration_no"]) == len(attempts) - 1
+    assert all(e["owner"] == DALIAN and e["actor"].startswith(f"issuer:{SHENYANG}:") for e in tried)
 
 
 @pytest.mark.slow

@@ -58,6 +58,6 @@ def test_refused_writes_are_rate_limited(make_app, demo_keys, store):
     statuses = [client.post("/api/v1/issuer/certificates", json={"record": raw, "qr_text": qr},
                             headers=bearer(dalian), environ_base=CLIENT).status_code for _ in range(5)]
     assert statuses == [403] * 3 + [429] * 2
-    # each refusal that was let through is in the audit log; the limited ones never reached the store
-    denied = [e for e in services_store.audit(count=10_000) if e.action == "register:denied"]
+    # each refusal that was let through is in the refusals log; the limited ones never reached the store
+    denied = [e for e in services_store.refusals(count=10_000) if e.action == "register"]
     assert len(denied) == 3

@@ -69,8 +69,10 @@ def test_an_issuer_cannot_touch_another_issuers_certificates(client, store, demo
         response = client.post(f"/api/v1/issuer/certificates/{reg}{path}", json=body, headers=auth(dalian_token))
         assert response.status_code == 403
     assert client.get(f"/api/v1/issuer/certificates/{reg}", headers=auth(dalian_token)).status_code == 403
-    denials = [e for e in store.audit() if e.action.endswith(":denied")]
-    assert len(denials) == 4 and all(e.actor.startswith("issuer:210200:") for e in denials)
+    denials = store.refusals()
+    assert [e.action for e in denials] == ["register", "status", "dismantling", "read"]
+    assert all(e.actor.startswith("issuer:210200:") and e.owner == "210100" for e in denials)
+    assert [e.action for e in store.audit()] == ["token:create", "token:create", "register"]  # changes only
     assert store.get(reg).state.value == "valid"
 
 
@@ -183,10 +185,17 @@ def test_an_owner_sees_the_refused_attempts_on_its_certificates(client, store, d
     reg = raw["registration_no"]
     client.post(f"/api/v1/issuer/certificates/{reg}/status", json={"state": "revoked", "reason": "x"},
                 headers=auth(dalian))
-    seen = client.get("/api/v1/issuer/audit", headers=auth(shenyang)).get_json()["entries"]
-    denied = [e for e in seen if e["action"] == "status:denied"]
-    assert len(denied) == 1 and denied[0]["actor"].startswith("issuer:210200:")
-    assert denied[0]["after"]["owner"] == "210100"
+    seen = client.get("/api/v1/issuer/refusals", headers=auth(shenyang)).get_json()
+    assert [(e["action"], e["registration_no"], e["owner"]) for e in seen["entries"]] == [("status", reg, "210100")]
+    assert seen["entries"][0]["actor"].startswith("issuer:210200:") and seen["next"] == seen["entries"][0]["id"]
+    assert client.get("/api/v1/issuer/refusals", query_string={"since": seen["next"]},
+                      headers=auth(shenyang)).get_json() == {"entries": [], "next": seen["next"]}
+    # the one who tried sees its refusal too; the audit views hold changes only
+    assert [e["action"] for e in client.get("/api/v1/issuer/refusals", headers=auth(dalian)).get_json()["entries"]] \
+        == ["status"]
+    assert [e["action"] for e in client.get("/api/v1/issuer/audit", headers=auth(shenyang)).get_json()["entries"]] \
+        == ["register"]
+    assert client.get("/api/v1/issuer/audit", headers=auth(dalian)).get_json()["entries"] == []
 
 
 def test_an_issuers_audit_view_pages_past_any_number_of_other_issuers_entries(client, store, demo_keys):
@@ -224,8 +233,7 @@ def test_an_issuers_audit_view_pages_past_any_number_of_other_issuers_entries(cl
                 headers=auth(shenyang))
     expected.append(("status", reg))
     client.post(f"/api/v1/issuer/certificates/{reg}/status", json={"state": "revoked", "reason": "x"},
-                headers=auth(dalian))  # refused, and shown to the owner
-    expected.append(("status:denied", reg))
+                headers=auth(dalian))  # refused: in the refusals log, not in the audit view of changes
     others_entries()
     raw2, qr2 = signed(demo_keys, index=931)
     client.post("/api/v1/issuer/certificates", json={"record": raw2, "qr_text": qr2}, headers=auth(shenyang))
@@ -246,11 +254,15 @@ def test_an_issuers_audit_view_pages_past_any_number_of_other_issuers_entries(cl
     assert [len(page) for page in pages] == [500, len(expected) - 500]
     assert [(e["action"], e["registration_no"]) for e in seen] == expected  # each own entry once, in order
     assert len({e["id"] for e in seen}) == len(seen)
-    assert all(e["actor"].startswith("issuer:210100:") or e["after"]["owner"] == "210100" for e in seen)
+    assert all(e["actor"].startswith("issuer:210100:") for e in seen)
     again = client.get("/api/v1/issuer/audit", query_string={"since": cursor}, headers=auth(shenyang)).get_json()
     assert again == {"entries": [], "next": cursor}
-    # the operator's log still holds everything: both tokens, 1,533 of others' entries and 沈阳's
-    assert len(store.audit(count=10_000)) == 2 + 3 * 511 + len(expected)
+    # the operator's log still holds every change: both tokens, 大连's 1,530 imports and 沈阳's; the four
+    # refusals are in the refusals log, 沈阳 reading the one on its certificate
+    assert len(store.audit(count=10_000)) == 2 + 3 * 510 + len(expected)
+    assert len(store.refusals(count=10_000)) == 4
+    refused = client.get("/api/v1/issuer/refusals", headers=auth(shenyang)).get_json()["entries"]
+    assert [(e["action"], e["registration_no"]) for e in refused] == [("status", reg)]
 
 
 def test_a_retention_below_one_day_is_refused():

@@ -5,7 +5,8 @@ One module per job, all over one transport:
   per master, WAIT for the replicas);
 - registry.py: registrations read, registered, changed, corrected, imported in bulk; scripts.py holds
   their Lua scripts and transition rules;
-- publishing.py: the status feed and the audit log (the operator's stream and one per issuer);
+- publishing.py: the status feed, the audit log of changes (the operator's stream and one per issuer) and
+  the refused attempts' log, trimmed by the retention;
 - tokens.py: issuer API tokens (their text format is verify_api/issuer_token.py);
 - results.py: the typed results and StoreUnavailable.
 Every key comes from verify_api/keyspace.py.
@@ -18,11 +19,11 @@ from redis.cluster import RedisCluster
 
 from .publishing import Publishing
 from .registry import Registry, payload_of
-from .results import AuditEntry, Change, FeedEntry, Outcome, StoredVersion, StoreUnavailable
+from .results import AuditEntry, Change, FeedEntry, Outcome, Refusal, StoredVersion, StoreUnavailable
 from .tokens import Tokens
 from .transport import Transport, cluster_nodes, is_cluster_url
 
-__all__ = ["AuditEntry", "Change", "FeedEntry", "Outcome", "Store", "StoreUnavailable", "StoredVersion",
+__all__ = ["AuditEntry", "Change", "FeedEntry", "Outcome", "Refusal", "Store", "StoreUnavailable", "StoredVersion",
            "cluster_nodes", "is_cluster_url", "payload_of"]
 
 

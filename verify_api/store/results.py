@@ -8,6 +8,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from typing_extensions import TypedDict  # pydantic reads typing's own only from Python 3.12
+
 from keys.answer import State
 from keys.errors import CraneError
 from keys.record import Record
@@ -93,3 +95,39 @@ class AuditEntry:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "actor": self.actor, "action": self.action, "registration_no": self.registration_no,
                 "at": self.at, "before": self.before, "after": self.after}
+
+
+class RefusalJSON(TypedDict):
+    """A refusal as GET /api/v1/issuer/refusals gives it; the OpenAPI document's schema is made from this."""
+
+    id: str
+    actor: str
+    action: str
+    registration_no: str
+    at: str
+    reason: str
+    owner: str
+
+
+class RefusalsPageJSON(TypedDict):
+    """A page of GET /api/v1/issuer/refusals: `next` is the cursor of the next page."""
+
+    entries: list[RefusalJSON]
+    next: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused attempt on another authority's certificate: who tried what, when, why, and whose it was."""
+
+    id: str
+    actor: str
+    action: str
+    registration_no: str
+    at: str
+    reason: str
+    owner: str
+
+    def to_json(self) -> RefusalJSON:
+        return {"id": self.id, "actor": self.actor, "action": self.action, "registration_no": self.registration_no,
+                "at": self.at, "reason": self.reason, "owner": self.owner}
