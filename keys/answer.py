@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, NotRequired, TypeVar
 
-from pydantic import WithJsonSchema
 from typing_extensions import TypedDict  # pydantic reads typing's own only from Python 3.12
 
 from .errors import CraneError
@@ -93,6 +92,17 @@ MISMATCH_VERDICT = ("证书与设备不符", "Certificate does not match this cr
 
 # The answer as JSON: what to_json returns, typed (mypy checks every to_json against these), and the
 # source of the OpenAPI document's Answer schema (verify_api/openapi.py).
+class WithJsonSchema:
+    """A field's JSON schema, given to pydantic through its annotation protocol when verify_api/openapi.py
+    builds the OpenAPI document, so reading answers needs no pydantic."""
+
+    def __init__(self, schema: dict[str, Any]):
+        self.schema = schema
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return dict(self.schema)  # the whole schema of the field, as pydantic's own WithJsonSchema gives
+
+
 def _one_of(kind: type[StrEnum]) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "enum": [m.value for m in kind]})
 

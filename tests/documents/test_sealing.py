@@ -14,7 +14,6 @@ from keys.documents import der as d
 from keys.documents.layout import QR_MM, certificate_ofd, seal_picture
 from keys.documents.seal_keys import make_seal_certificate, make_seal_root
 from keys.documents.sealing import SealSpec, seal_ofd, write_package
-
 from qrdecode.files import UNCOVERED_NOTE, read_file
 
 from .conftest import NOW, OFDRW_TIME, sample

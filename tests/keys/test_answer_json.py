@@ -80,3 +80,25 @@ def test_what_does_not_parse_is_named(change, message: str) -> None:
     change(body)
     with pytest.raises(AnswerError, match=message):
         Answer.from_json(body)
+
+
+def test_answers_are_read_without_pydantic_and_still_describe_their_schema() -> None:
+    """keys/answer.py's JSON types carry their OpenAPI words by pydantic's annotation protocol, so reading
+    an answer needs no pydantic, and verify_api/openapi.py still gets the enums and time formats."""
+    import ast
+    from pathlib import Path
+
+    from pydantic import TypeAdapter
+
+    import keys.answer
+
+    tree = ast.parse(Path(keys.answer.__file__).read_text("utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "pydantic" not in imported and "pydantic_core" not in imported
+    schema = TypeAdapter(keys.answer.AnswerJSON).json_schema(mode="serialization")
+    status = schema["$defs"]["StatusJSON"]["properties"]
+    assert status["state"]["enum"] == [s.value for s in State]
+    assert (status["since"]["type"], status["since"]["format"]) == (["string", "null"], "date-time")
+    assert schema["properties"]["checked_at"]["format"] == "date-time"
