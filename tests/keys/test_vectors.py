@@ -29,6 +29,8 @@ from keys.trustlist import SignedTrustList
 from keys.verdict import answer_code
 
 from . import vectors
+from tests.scanner.merge_vectors import MERGE_FILE
+
 from .feed_key_vectors import FEED_KEYS_FILE
 from .feed_vectors import FEED_PAGES_FILE
 from .verdict_vectors import VERDICTS_FILE, VectorRegistry
@@ -36,7 +38,7 @@ from .verdict_vectors import VERDICTS_FILE, VectorRegistry
 DIR = vectors.OUT_DIR
 STAGES = ("unprefix", "base32", "cose", "signature", "inflate", "claims")
 SUPPORT_FILES = {vectors.TRUST_LIST_FILE, vectors.KEYS_FILE, vectors.INDEX_FILE, vectors.ROTATION_FILE,
-                 VERDICTS_FILE, vectors.CATEGORIES_FILE, FEED_PAGES_FILE, FEED_KEYS_FILE}
+                 VERDICTS_FILE, vectors.CATEGORIES_FILE, FEED_PAGES_FILE, FEED_KEYS_FILE, MERGE_FILE}
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
 

@@ -64,6 +64,8 @@ from keys.record import CATEGORY_CODES, Category, Record
 from keys.samples import CITIES, authority_credit_code, issuer_json, sample_record
 from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
 
+from tests.scanner.merge_vectors import MERGE_FILE, merge_doc
+
 from .feed_key_vectors import FEED_KEYS_FILE, feed_keys_doc
 from .feed_vectors import FEED_PAGES_FILE, feed_pages_doc
 
@@ -710,6 +712,7 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
     files[CATEGORIES_FILE] = dump(categories_doc())
     files[FEED_PAGES_FILE] = dump(feed_pages_doc(sys.modules[__name__]))
     files[FEED_KEYS_FILE] = dump(feed_keys_doc(sys.modules[__name__]))
+    files[MERGE_FILE] = dump(merge_doc(sys.modules[__name__]))
     index = []
     for vector in vectors:
         doc = vector_doc(vector, trust, trust_sha256)
@@ -719,7 +722,8 @@ def generate(signer: Signer | None = None) -> dict[str, bytes]:
     files[INDEX_FILE] = dump({"vector_format": VECTOR_FORMAT, "trust_list": TRUST_LIST_FILE, "keys": KEYS_FILE,
                               "stages": list(STAGES), "vectors": index, "trust_list_vectors": [ROTATION_FILE],
                               "verdict_vectors": VERDICTS_FILE, "categories": CATEGORIES_FILE,
-                              "feed_page_vectors": FEED_PAGES_FILE, "feed_key_vectors": FEED_KEYS_FILE})
+                              "feed_page_vectors": FEED_PAGES_FILE, "feed_key_vectors": FEED_KEYS_FILE,
+                              "merge_vectors": MERGE_FILE})
     return files
 
 

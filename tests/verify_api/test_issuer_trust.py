@@ -3,6 +3,8 @@
 import json
 import random
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +57,28 @@ def test_another_issuers_e_licence_identifier_cannot_be_taken(client, store, dem
     after = client.post("/api/v1/verify", json={"qr": stolen}).get_json()
     assert after == {**before, "checked_at": after["checked_at"]}, "the victim's answer is unchanged"
     assert client.post("/api/v1/verify", json={"qr": qr}).get_json()["signature"]["result"] == "invalid"
+
+
+def test_concurrent_registrations_of_two_numbers_with_one_identifier_admit_one(store, demo_keys):
+    outcomes = []
+    for n in range(8):
+        first, first_qr = signed(demo_keys, 600 + 2 * n)
+        second, second_qr = signed(demo_keys, 601 + 2 * n, licence_id=first["licence_id"])
+        assert first["registration_no"] != second["registration_no"]
+        barrier = threading.Barrier(2)
+
+        def register(raw: dict, qr: str, barrier=barrier):
+            barrier.wait()
+            return store.register(Record.from_json(raw), qr, "issuer:210100", datetime.now(UTC)).outcome.value
+
+        with ThreadPoolExecutor(2) as pool:
+            pair = sorted(pool.map(register, (first, second), (first_qr, second_qr)))
+        outcomes.append(pair)
+        owner = store.by_licence(first["licence_id"])[0]
+        winner = first if owner == first["registration_no"] else second
+        assert store.get(winner["registration_no"]) is not None
+        assert store.get((second if winner is first else first)["registration_no"]) is None
+    assert outcomes == [["conflict", "created"]] * 8
 
 
 def test_an_identifier_already_indexed_is_a_conflict_never_an_overwrite(client, store, token, demo_keys):

@@ -100,9 +100,10 @@ class Registry(StorePart):
 
     def register(self, record: Record, qr_text: str | None, actor: str, now: datetime) -> Change:
         registration_no, number = record.registration_no, record.version
-        taken = self._licence_taken([record])[0]
-        if taken:
-            return Change(Outcome.CONFLICT, detail=taken)
+        # The identifier is claimed first, by the script that decides: a read beforehand let two concurrent
+        # registrations of different numbers with one identifier both through. Claiming again is a no-op.
+        if record.licence_id and not self.transport.write([_licence_op(record.licence_id, registration_no, number)])[0]:
+            return Change(Outcome.CONFLICT, detail=_licence_conflict(record))
         state = _first_state(record)
         event = {"at": iso(now), "actor": actor, "action": "register", "version": number, "after": state.value}
         reply = self.transport.write([_register_op(record, qr_text, state, now, event)])[0]
@@ -195,7 +196,7 @@ class Registry(StorePart):
 
     def _register_batch(self, chunk: list[Item], actor: str, now: datetime) -> list[Change]:
         states = [_first_state(record) for record, _ in chunk]
-        taken = self._licence_taken([record for record, _ in chunk])
+        taken = self._claim_licences([record for record, _ in chunk])
         written = iter(self.transport.write([
             _register_op(record, qr_text, state, now, {"at": iso(now), "actor": actor, "action": "import",
                                                        "version": record.version, "after": state.value})
@@ -230,9 +231,18 @@ class Registry(StorePart):
                           now, licence_id=licence_id)
         return changes
 
+    def _claim_licences(self, records: list[Record]) -> list[str]:
+        """Claim each record's e-licence identifier (CLAIM_LICENCE, one pipeline per master) and say why it
+        cannot be its own ("" when it is): the identifier already names another registration. Never an
+        overwrite: the index keeps its first registration."""
+        claiming = [r for r in records if r.licence_id]
+        replies = iter(self.transport.write([_licence_op(r.licence_id, r.registration_no, r.version)
+                                             for r in claiming if r.licence_id]) if claiming else [])
+        return ["" if not r.licence_id or next(replies) else _licence_conflict(r) for r in records]
+
     def _licence_taken(self, records: list[Record]) -> list[str]:
-        """For each record, why its e-licence identifier cannot be its own ("" when it can): the identifier
-        already names another registration. Never an overwrite: the index keeps its first registration."""
+        """For each record, why its e-licence identifier cannot be its own ("" when it can), read before a
+        correction, which may not claim an identifier for a version it has not made yet."""
         keys = [keyspace.licence(r.licence_id) if r.licence_id else None for r in records]
         wanted = [k for k in keys if k]
         if not wanted:
@@ -249,8 +259,7 @@ class Registry(StorePart):
         for record, key in zip(records, keys, strict=True):
             owner = next(owners) if key else None
             out.append("" if owner is None or owner.rpartition("|")[0] == record.registration_no else
-                       f"电子证照标识 {record.licence_id} 已属于另一份证书 / the e-licence identifier "
-                       f"{record.licence_id} already names another certificate")
+                       _licence_conflict(record))
         return out
 
     # --- publishing a committed change ----------------------------------------------------------------
@@ -329,6 +338,11 @@ def _register_op(record: Record, qr_text: str | None, state: State, now: datetim
         [number, record.issuer.code, record.equipment.record_no, "1" if record.paper else "0",
          payload_sha(qr_text, fields["record"]), json.dumps(event, ensure_ascii=False),
          *flat(fields)])
+
+
+def _licence_conflict(record: Record) -> str:
+    return (f"电子证照标识 {record.licence_id} 已属于另一份证书 / the e-licence identifier {record.licence_id} "
+            f"already names another certificate")
 
 
 def _licence_op(licence_id: str, registration_no: str, number: int) -> Op:

@@ -103,12 +103,14 @@ return {'changed', before}
 
 # KEYS: the e-licence identifier's key. ARGV: registration number|version, registration number, version. An
 # identifier belongs to one registration for good: it is set when free, moves to a later version of the same
-# registration, and is never taken by another registration (0).
+# registration (an earlier version's claim, a retry, leaves it where it is: still 1), and is never taken by
+# another registration (0).
 CLAIM_LICENCE = Script("""
 local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[1] then
   local number, version = string.match(current, '^(.*)|(%d+)$')
-  if number ~= ARGV[2] or tonumber(version) > tonumber(ARGV[3]) then return 0 end
+  if number ~= ARGV[2] then return 0 end
+  if tonumber(version) > tonumber(ARGV[3]) then return 1 end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1

@@ -26,7 +26,7 @@ export class Checker {
         body: JSON.stringify({ qr: text }) }),
     ]);
     const failed = local instanceof ChunkUnavailable;
-    if (online && online.status === 200) return mergeOnline(online.answer, failed ? null : local);
+    if (online && online.status === 200) return mergeOnline(online.answer, failed ? null : local, { text, now: this.now() });
     if (failed) return offlineOnly(unplacedCode(text, this.now(), local.message));
     if (local) return local;
     return offlineOnly(unplacedCode(text, this.now()));
