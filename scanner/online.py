@@ -155,34 +155,41 @@ class OnlineChecker:
         (the plate is compared with those), and a state the signed feed says cannot be undone (revoked,
         ended, superseded) over the service's word."""
         if self.fallback is None:
-            checked.notes.append(NOT_CHECKED_LOCALLY.format(why="no offline data"))
-            return checked
+            return second_opinion(checked, None, "no offline data")
         try:
             local = self.fallback.check(text, now)
         except NoOfflineData as exc:
-            checked.notes.append(NOT_CHECKED_LOCALLY.format(why=exc))
-            return checked
-        answer, mine = checked.answer, local.answer
-        theirs_sig, my_sig = answer.signature.result, mine.signature.result
-        if my_sig is not theirs_sig and (my_sig in BAD_SIGNATURES or (theirs_sig is SignatureResult.VALID
-                                                                      and my_sig is SignatureResult.UNKNOWN_KEY)):
-            answer = replace(answer, signature=mine.signature)
-            checked.notes.append(LOCAL_DISAGREES.format(result=my_sig.value))
-        if my_sig is SignatureResult.VALID and mine.certificate is not None:
-            certificate, altered = signed_over(answer.certificate, mine.certificate)
-            answer = replace(answer, certificate=certificate)
-            if altered:
-                checked.notes.append(FIELDS_ALTERED.format(fields=", ".join(altered)))
-        if mine.status.state in FINAL_STATES and answer.status.state is not mine.status.state:
-            checked.notes.append(STATE_DISAGREES.format(theirs=answer.status.state.value, mine=mine.status.state.value))
-            answer = replace(answer, status=mine.status)
-        checked.answer = answer
-        return checked
+            return second_opinion(checked, None, str(exc))
+        return second_opinion(checked, local)
 
     def _went_down(self, why: str) -> None:
         self.down = why
         if self.on_fallback:
             self.on_fallback(why)
+
+
+def second_opinion(checked: Checked, local: Checked | None, why: str = "no offline data") -> Checked:
+    """OnlineChecker._second_opinion's rule, given the local answer (None: none, for `why`); pinned for the
+    phone's core (webapp/src/core/merge.js) by docs/test-vectors/merge.json."""
+    if local is None:
+        checked.notes.append(NOT_CHECKED_LOCALLY.format(why=why))
+        return checked
+    answer, mine = checked.answer, local.answer
+    theirs_sig, my_sig = answer.signature.result, mine.signature.result
+    if my_sig is not theirs_sig and (my_sig in BAD_SIGNATURES or (theirs_sig is SignatureResult.VALID
+                                                                  and my_sig is SignatureResult.UNKNOWN_KEY)):
+        answer = replace(answer, signature=mine.signature)
+        checked.notes.append(LOCAL_DISAGREES.format(result=my_sig.value))
+    if my_sig is SignatureResult.VALID and mine.certificate is not None:
+        certificate, altered = signed_over(answer.certificate, mine.certificate)
+        answer = replace(answer, certificate=certificate)
+        if altered:
+            checked.notes.append(FIELDS_ALTERED.format(fields=", ".join(altered)))
+    if mine.status.state in FINAL_STATES and answer.status.state is not mine.status.state:
+        checked.notes.append(STATE_DISAGREES.format(theirs=answer.status.state.value, mine=mine.status.state.value))
+        answer = replace(answer, status=mine.status)
+    checked.answer = answer
+    return checked
 
 
 def signed_over(shown: dict[str, Any] | None, signed: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

@@ -31,12 +31,15 @@ test("a signature this device proves bad overrides the service's valid, with a n
   }
 });
 
-test("a key this device does not know yet proves nothing; no local answer leaves the service's", () => {
+test("a key the synced list does not hold is not taken as good; no local answer leaves the service's word, said so", () => {
   const answer = service("valid", "valid");
-  assert.equal(mergeOnline(answer, local("unknown_key", "unknown")).answer, answer);
+  const merged = mergeOnline(answer, local("unknown_key", "unknown"));
+  assert.equal(merged.answer.signature.result, "unknown_key");
+  assert.equal(merged.answer.verdict.ok, false);
   const alone = mergeOnline(answer, null);
-  assert.equal(alone.answer, answer);
+  assert.deepEqual(alone.answer.verdict, answer.verdict);
   assert.equal(alone.ageSeconds, null);
+  assert.match(alone.notes[0], /仅凭服务答复/);
 });
 
 test("a code nothing can place reads unknown_key if it is ours, malformed if not", () => {
