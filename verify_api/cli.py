@@ -30,7 +30,7 @@ from keys.trustlist import TrustList
 
 from . import demo
 from .config import Config
-from .inspections import Parts, Retention, purge
+from .inspections import Parts, purge
 from .inspections.access import ENROLMENT_TTL, Enrolments, enrolment_qr_text
 from .redis_server import ensure_embedded
 from .store import Outcome, Store
@@ -362,7 +362,7 @@ def inspections() -> None:
 def inspections_purge(env: Environment, data_dir: str | None):
     config = _config(env, data_dir)
     with open_store(config) as store:
-        records, photos = purge(Parts.of(store, config, Retention.from_env(env.vars)), env.now())
+        records, photos = purge(Parts.of(store, config), env.now())
     env.out(f"已删除 {records} 条检查记录、{photos} 张照片 / purged {records} inspection records and {photos} photos")
 
 

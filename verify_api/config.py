@@ -10,11 +10,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keys.errors import CraneError
+
 DEFAULT_RATE_LIMIT = "120/minute"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class ConfigError(CraneError):
+    """A setting in the environment that cannot be used; the message names it."""
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigError(f"{name} 须为不小于 1 的整数天数，现为 {text!r} / {name} must be a whole number of days, "
+                          f"at least 1, not {text!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,8 @@ class Config:
     bad_token_limit: str = "20/minute"  # noqa: S105 - a rate, not a secret
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     retention_days: int = 180
+    inspection_retention_days: int = 3 * 365   # CRANE_INSPECTION_RETENTION_DAYS
+    photo_retention_days: int = 365            # CRANE_PHOTO_RETENTION_DAYS
     max_body: int = 64 * 1024
     max_qr_query: int = 4096
     redis_timeout: float = 1.0
@@ -63,6 +81,8 @@ class Config:
             rate_limit=None if rate.lower() == "off" else rate,
             trusted_proxies=proxies,
             retention_days=int(env.get("CRANE_LOG_RETENTION_DAYS", "180")),
+            inspection_retention_days=_days(env, "CRANE_INSPECTION_RETENTION_DAYS", cls.inspection_retention_days),
+            photo_retention_days=_days(env, "CRANE_PHOTO_RETENTION_DAYS", cls.photo_retention_days),
             redis_replicas=int(env.get("CRANE_REDIS_REPLICAS", "0")),
             root_pub=Path(env["CRANE_ROOT_PUB"]) if env.get("CRANE_ROOT_PUB") else None,
             seal_roots=tuple(Path(p) for p in env.get("CRANE_SEAL_ROOTS", "").split(os.pathsep) if p.strip()),

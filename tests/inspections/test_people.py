@@ -11,6 +11,7 @@ import pytest
 from keys.cli_env import Environment, ExitStatus
 from qrdecode.decode import decode_paths
 from verify_api.cli import main
+from verify_api.config import Config, ConfigError
 from verify_api.inspections import Parts, Retention, purge
 from verify_api.inspections.access import Enrolments
 from verify_api.store.results import StoreUnavailable
@@ -126,6 +127,16 @@ def test_the_purge_command_uses_the_configured_retention(run, client, manifest, 
     assert run("inspections", "purge")[-1].endswith("/ purged 0 inspection records and 0 photos")
     assert run("inspections", "purge", CRANE_INSPECTION_RETENTION_DAYS="10")[-1] == \
         "已删除 1 条检查记录、0 张照片 / purged 1 inspection records and 0 photos"
+
+
+@pytest.mark.parametrize("value", ["三年", "0", "-5", "1.5", "10d"])
+def test_a_bad_retention_setting_is_a_sentence_at_startup_not_a_traceback(run, value):
+    for name in ("CRANE_INSPECTION_RETENTION_DAYS", "CRANE_PHOTO_RETENTION_DAYS"):
+        run("inspections", "purge", expect=ExitStatus.ERROR, **{name: value})
+        assert run.err.startswith(f"crane-verify: error: {name} 须为不小于 1 的整数天数")
+        assert "must be a whole number of days" in run.err and "Traceback" not in run.err
+        with pytest.raises(ConfigError, match=name):
+            Config.from_env({name: value})
 
 
 def test_an_enrolment_code_is_used_up_through_the_write_path(store, redis_url, clock, inspector):

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,13 +30,9 @@ class Retention:
     photos: timedelta = timedelta(days=365)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Retention:
-        env = os.environ if env is None else env
-        records = int(env.get("CRANE_INSPECTION_RETENTION_DAYS", 3 * 365))
-        photos = int(env.get("CRANE_PHOTO_RETENTION_DAYS", 365))
-        if records < 1 or photos < 1:
-            raise ValueError("inspection and photo retention must be at least 1 day")
-        return cls(timedelta(days=records), timedelta(days=photos))
+    def of(cls, config: Config) -> Retention:
+        """The settings as Config.from_env read and checked them at startup."""
+        return cls(timedelta(days=config.inspection_retention_days), timedelta(days=config.photo_retention_days))
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ class Parts:
     def of(cls, store: Store, config: Config, retention: Retention | None = None) -> Parts:
         transport = store.transport
         return cls(InspectionStore(transport), Sessions(transport), Enrolments(transport),
-                   FilePhotos(config.data_dir / "photos"), retention or Retention.from_env())
+                   FilePhotos(config.data_dir / "photos"), retention or Retention.of(config))
 
 
 def parts() -> Parts:
