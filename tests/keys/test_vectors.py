@@ -27,10 +27,9 @@ from keys.payload import Claims, Malformed, b32decode, inflate, parse_cose, unpr
 from keys.record import CATEGORY_CODES, Category, Record
 from keys.trustlist import SignedTrustList
 from keys.verdict import answer_code
-
-from . import vectors
 from tests.scanner.merge_vectors import MERGE_FILE
 
+from . import vectors
 from .feed_key_vectors import FEED_KEYS_FILE
 from .feed_vectors import FEED_PAGES_FILE
 from .verdict_vectors import VERDICTS_FILE, VectorRegistry

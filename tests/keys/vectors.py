@@ -63,7 +63,6 @@ from keys.payload import (
 from keys.record import CATEGORY_CODES, Category, Record
 from keys.samples import CITIES, authority_credit_code, issuer_json, sample_record
 from keys.trustlist import KeyRole, KeyState, SignedTrustList, TrustedIssuer, TrustedKey, TrustList
-
 from tests.scanner.merge_vectors import MERGE_FILE, merge_doc
 
 from .feed_key_vectors import FEED_KEYS_FILE, feed_keys_doc
