@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -11,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from keys.feed import sign_page
 from keys.trustlist import TrustList
 
+from . import paging
 from .checks import check_by_numbers, check_text
 from .errors import RETRY_AFTER, ApiError, json_object
 from .privacy import scrub
@@ -74,13 +74,7 @@ def trust_list():
 @bp.get("/status-feed")
 def status_feed():
     s = services()
-    since = request.args.get("since", "0")
-    if not is_cursor(since):
-        raise ApiError(400, "bad_cursor", "since 必须是上一页返回的游标 / `since` must be a cursor from a previous page")
-    try:
-        limit = min(max(int(request.args.get("limit", FEED_PAGE)), 1), 5000)
-    except ValueError:
-        raise ApiError(400, "bad_limit", "limit 必须是整数 / `limit` must be a whole number") from None
+    since, limit = paging.since(), paging.limit(FEED_PAGE)
     region = request.args.get("region")
     if region is not None and not (region.isascii() and region.isdigit() and len(region) in (2, 4, 6)):
         raise ApiError(400, "bad_region", "region 须为 2、4 或 6 位行政区划代码前缀 / `region` must be a division-code "
@@ -109,19 +103,3 @@ def in_region(trust: TrustList, region: str) -> Callable[[str], bool]:
     """Whether a registration number belongs to the region: an issuer whose code starts with it owns the number."""
     issuers = [i for i in trust.issuers if i.code.startswith(region)]
     return lambda registration_no: any(i.owns(registration_no) for i in issuers)
-
-
-_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})", re.ASCII)
-_ID_MAX = 2**64 - 1
-
-
-def is_cursor(value: str) -> bool:
-    """"0" or a Redis stream id `ms-seq` (ASCII digits, each part below 2**64): anything else is 400, not a 500."""
-    if value == "0":
-        return True
-    match = _STREAM_ID.fullmatch(value)
-    if not match:
-        return False
-    ms, seq = int(match.group(1)), int(match.group(2))
-    # the id after the very last one does not exist: Redis refuses an exclusive range from it
-    return ms <= _ID_MAX and seq <= _ID_MAX and (ms, seq) != (_ID_MAX, _ID_MAX)

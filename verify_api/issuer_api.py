@@ -18,8 +18,7 @@ from keys.errors import RecordError
 from keys.payload import SignedRecordError, check_signed_record
 from keys.record import Record, format_characters
 
-from . import issuer_token
-from .api import is_cursor
+from . import issuer_token, paging
 from .errors import ApiError, json_object
 from .privacy import mask_record
 from .services import client_address, services
@@ -177,18 +176,11 @@ def correction(registration_no: str):
     return _answer(change, registration_no, "correction", created=201)
 
 
-def _since() -> str:
-    since = request.args.get("since", "0")
-    if not is_cursor(since):
-        raise ApiError(400, "bad_cursor", "since 必须是上一页返回的 next / `since` must be a `next` from a previous page")
-    return since
-
-
 @bp.get("/audit")
 @require_token
 def audit():
     """The issuer's own changes, complete."""
-    since = _since()
+    since = paging.since()
     entries = services().store.audit(since, 500, issuer=g.issuer)
     return jsonify({"entries": [e.to_json() for e in entries], "next": entries[-1].id if entries else since})
 
@@ -197,7 +189,7 @@ def audit():
 @require_token
 def refusals():
     """Refused attempts on the issuer's certificates, and its own, within the log's retention."""
-    since = _since()
+    since = paging.since()
     entries = services().store.refusals(since, 500, issuer=g.issuer)
     return jsonify({"entries": [e.to_json() for e in entries], "next": entries[-1].id if entries else since})
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, redirect, request
 
-from .. import issuer_token
-from ..api import is_cursor
+from .. import issuer_token, paging
 from ..errors import ApiError, json_object
 from ..services import services
 from ..store.tokens import Principal, Role
@@ -69,13 +68,7 @@ def upload():
 @principal_for(Role.SUPERVISOR)
 def read():
     """The supervisor's region, in order of receipt, paged like the status feed."""
-    since = request.args.get("since", "0")
-    if not is_cursor(since):
-        raise ApiError(400, "bad_cursor", "since 必须是上一页返回的 next / `since` must be a `next` from a previous page")
-    try:
-        limit = min(max(int(request.args.get("limit", PAGE)), 1), 5000)
-    except ValueError:
-        raise ApiError(400, "bad_limit", "limit 必须是整数 / `limit` must be a whole number") from None
+    since, limit = paging.since(), paging.limit(PAGE)
     principal: Principal = g.principal
     items, cursor, more = parts().records.log(province_of(principal.scope), since, limit)
     mine = [i.to_json(principal.personal_data) for i in items if i.inspector.region.startswith(principal.scope)]
