@@ -77,10 +77,10 @@ def check_ses(top: der.Node, signature_xml: bytes, seal_file: bytes | None) -> O
         out.notes.append("签章人证书不在印章的证书列表中 the signer's certificate is not among the seal's certificates")
         out.seal_valid = False
     elif out.signer is not None and out.signer_in_seal is None:
-        # A list that cannot be read binds the seal to no one: a genuine seal would pass with any signer.
+        # A list that cannot be read binds the seal to no one: the maker's signature over the seal may still
+        # hold (seal_valid), but a genuine seal would then pass with any signer, so it is never trusted.
         out.notes.append("印章的证书列表无法读取或没有证书，不能确认签章人 the seal's certificate list is unreadable or empty, so it does "
                          "not show the signer's certificate")
-        out.seal_valid = False
     return out
 
 

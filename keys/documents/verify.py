@@ -264,6 +264,8 @@ def _summarise(entry: _Listed, out: Outcome, refs_bad: list[str], refs_explained
             maker_chain = chain_to_roots(out.maker, roots, out.others, chain_at)
             if not maker_chain.trusted:
                 trusted, trust_note = False, "seal maker: " + maker_chain.note
+        if trusted and out.seal_name is not None and out.signer_in_seal is None:
+            trusted, trust_note = False, "印章未列出签章人证书 the seal does not name the signer's certificate"
         notes.append(("可信 trusted: " if trusted else "不可信 not trusted: ") + trust_note)
     notes.extend(f"宽松读取 read leniently: {q}" for q in dict.fromkeys([*quirks, *out.quirks]))
     return SignatureCheck(

@@ -13,8 +13,7 @@ EXPECTED = {
     "SESV4SignDoc.ofd": ([(SignatureFormat.SES_V4, True, True, 5, ())], True),
     "allprotected.ofd": ([(SignatureFormat.SES_V4, True, True, 6, ())], True),
     "h.ofd": ([(SignatureFormat.SES_V4, True, True, 9, ()), (SignatureFormat.SES_V4, True, True, 11, ())], True),
-    # Its seal's certificate list holds no certificate, so the seal names no signer: not this signer's seal.
-    "n.ofd": ([(SignatureFormat.SES_V1, False, False, 6,
+    "n.ofd": ([(SignatureFormat.SES_V1, False, True, 6,
                 ("Doc_0/Document.xml", "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Pages/Page_1/Content.xml",
                  "Doc_0/PublicRes.xml", "OFD.xml", "Doc_0/Signs/Sign_0/Seal.esl"))], False),
     "testImageNotFound.ofd": ([(SignatureFormat.GBT_35275, True, None, 14, ()),
@@ -102,8 +101,9 @@ def test_public_json_has_exactly_the_documented_shape() -> None:
     assert n["references_bad"][0] == "Doc_0/Document.xml"      # package paths, no leading slash
 
 
-def test_a_seal_whose_certificate_list_names_no_signer_is_not_valid() -> None:
-    """A genuine seal with an unreadable or empty certificate list would otherwise pass with any signer."""
+def test_a_seal_whose_certificate_list_names_no_signer_is_never_trusted() -> None:
+    """The maker's signature over n.ofd's seal holds (its README's outcome), but the seal names no signer, so a
+    genuine seal like it would pass with any signer: it is said, and such a seal is never trusted."""
     sig, = verify_document(sample("n.ofd"), NOW).signatures
-    assert sig.seal_valid is False
+    assert sig.seal_valid is True and sig.trusted is False
     assert any("so it does not show the signer's certificate" in n for n in sig.notes)
