@@ -4,11 +4,9 @@ checker's fallback when the service is up but its registry store is not."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import click
@@ -19,6 +17,7 @@ from scanner.cli import parse_duration
 from scanner.offline import parse_cursor
 from scanner.online import OnlineChecker, ServiceClient, Unreachable
 from scanner.verdicts import Expectations, Mark, cross_check, mark_for, mismatches, normalise
+from tests.http_stub import Reply, stub_server
 from tests.scanner.conftest import Photo, Service, crane_scan, make_photo
 from verify_api import pages
 
@@ -120,32 +119,11 @@ def store_down() -> Iterator[str]:
         "signature": {"result": "valid"}, "status": {"state": "unknown", "reason": "登记库暂时无法访问"},
         "certificate": None, "checked_at": "2026-11-24T10:00:00+08:00"}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Retry-After", "5")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(method: str, _path: str, _body: bytes) -> Reply:
+        return Reply(body, headers={"Retry-After": "5"}) if method == "POST" else Reply(status=503)
 
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(503)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with stub_server(answer) as url:
+        yield url
 
 
 def test_registry_store_down_falls_back_to_offline(store_down: str, synced: Path, site_photos: list[Photo]) -> None:
@@ -170,32 +148,18 @@ def lying_service(service: Service) -> Iterator[str]:
     """Says "valid, valid" to everything: what a tampering network path would answer."""
     valid = service.certificates("valid")[0]
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            asked = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["qr"]
-            body = json.dumps({
-                "verdict": {"ok": True, "zh": "证书有效", "en": "Certificate valid"},
-                "signature": {"result": "valid", "kid": None, "alg": "EdDSA", "issuer": None},
-                "status": {"state": "valid", "reason": "", "since": None, "source": "registry", "superseded_by": None},
-                "certificate": {"registration_no": valid["registration_no"], "version": 1,
-                                "equipment": {"record_no": valid["record_no"]}, "project": {"name": "x"}},
-                "checked_at": "2026-11-24T10:00:00+08:00", "asked": asked}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(_method: str, _path: str, request: bytes) -> Reply:
+        asked = json.loads(request)["qr"]
+        return Reply(json.dumps({
+            "verdict": {"ok": True, "zh": "证书有效", "en": "Certificate valid"},
+            "signature": {"result": "valid", "kid": None, "alg": "EdDSA", "issuer": None},
+            "status": {"state": "valid", "reason": "", "since": None, "source": "registry", "superseded_by": None},
+            "certificate": {"registration_no": valid["registration_no"], "version": 1,
+                            "equipment": {"record_no": valid["record_no"]}, "project": {"name": "x"}},
+            "checked_at": "2026-11-24T10:00:00+08:00", "asked": asked}).encode())
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with stub_server(answer) as url:
+        yield url
 
 
 def test_online_answer_is_checked_against_the_cached_trust_list(lying_service: str, service: Service, synced: Path,

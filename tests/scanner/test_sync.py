@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import astuple, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,55 +25,33 @@ from keys.trustlist import SignedTrustList
 from scanner.offline import OfflineCache
 from scanner.online import ServiceClient, Unreachable
 from scanner.sync import sync
+from tests.http_stub import Reply, stub_server, upstream
 from tests.scanner.conftest import Photo, Service, crane_scan, offline_data, pins
 
 
 class Stub:
-    """An HTTP server whose trust list and feed are functions the test sets."""
+    """A server whose trust list and feed are functions the test sets (the real service's by default)."""
 
     def __init__(self, service: Service):
-        self.service = service
-        self.trust_list: Callable[[], bytes] = lambda: self._upstream("/api/v1/trust-list")
-        self.feed: Callable[[str], bytes] = lambda query: self._upstream("/api/v1/status-feed?" + query)
-        stub = self
+        self.url = ""
+        self.trust_list: Callable[[], bytes] = lambda: upstream(service.url, "/api/v1/trust-list")
+        self.feed: Callable[[str], bytes] = lambda query: upstream(service.url, "/api/v1/status-feed?" + query)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                path, _, query = self.path.partition("?")
-                if path == "/api/v1/trust-list":
-                    body = stub.trust_list()
-                elif path == "/api/v1/status-feed":
-                    body = stub.feed(query)
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def _upstream(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.service.url + path, timeout=10) as resp:  # noqa: S310 - our own http URL
-            return resp.read()
+    def answer(self, _method: str, path_and_query: str, _body: bytes) -> Reply:
+        path, _, query = path_and_query.partition("?")
+        if path == "/api/v1/trust-list":
+            return Reply(self.trust_list())
+        if path == "/api/v1/status-feed":
+            return Reply(self.feed(query))
+        return Reply(status=404)
 
 
 @pytest.fixture
 def stub(service: Service) -> Iterator[Stub]:
     s = Stub(service)
-    s.thread.start()
-    try:
+    with stub_server(s.answer) as url:
+        s.url = url
         yield s
-    finally:
-        s.server.shutdown()
-        s.server.server_close()
 
 
 def _demo_root(service: Service) -> PrivateKey:
@@ -281,7 +256,7 @@ def test_a_replayed_old_page_does_not_make_old_data_fresh(service: Service, stub
     captured: list[bytes] = []
 
     def recording(query: str) -> bytes:
-        captured.append(stub._upstream("/api/v1/status-feed?" + query))
+        captured.append(upstream(service.url, "/api/v1/status-feed?" + query))
         return captured[-1]
 
     stub.feed = recording

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import threading
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,6 +27,7 @@ from scanner.offline import OfflineCache
 from scanner.online import ServiceClient
 from scanner.pin import PinStore
 from scanner.sync import SyncRefused, sync
+from tests.http_stub import Reply, stub_server, upstream
 from tests.scanner.conftest import Photo, Service, crane_scan, make_photo
 from tests.scanner.offline_data import write_offline
 
@@ -105,27 +103,12 @@ def regional_feed(service: Service) -> Iterator[str]:
     """The real service, except that the status feed is answered with its signed page for region 22 (a
     province with none of the certificates): every entry filtered out, `next` past the revocations."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            path = self.path + ("&region=22" if self.path.startswith("/api/v1/status-feed") else "")
-            with urllib.request.urlopen(service.url + path, timeout=10) as resp:  # noqa: S310 - our own http URL
-                body = resp.read()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(_method: str, path: str, _body: bytes) -> Reply:
+        regional = "&region=22" if path.startswith("/api/v1/status-feed") else ""
+        return Reply(upstream(service.url, path + regional))
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with stub_server(answer) as url:
+        yield url
 
 
 def test_a_regional_feed_page_served_as_the_national_feed_is_refused(regional_feed: str, service: Service,
@@ -148,35 +131,17 @@ def liar(service: Service) -> Iterator[str]:
     """Answers every code as the real service does, then lies: signature and state valid, and the crane's
     record number changed to LIE."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            request = urllib.request.Request(service.url + "/api/v1/verify", data=body, method="POST",
-                                             headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - our own http URL
-                answer = json.loads(resp.read())
-            answer["verdict"] = {"ok": True, "zh": "证书有效", "en": "Certificate valid"}
-            answer["signature"]["result"] = "valid"
-            answer["status"].update(state="valid", reason="", superseded_by=None)
-            if isinstance(answer.get("certificate"), dict):
-                answer["certificate"].setdefault("equipment", {})["record_no"] = LIE
-            out = json.dumps(answer, ensure_ascii=False).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+    def answer(_method: str, _path: str, body: bytes) -> Reply:
+        answer = json.loads(upstream(service.url, "/api/v1/verify", body))
+        answer["verdict"] = {"ok": True, "zh": "证书有效", "en": "Certificate valid"}
+        answer["signature"]["result"] = "valid"
+        answer["status"].update(state="valid", reason="", superseded_by=None)
+        if isinstance(answer.get("certificate"), dict):
+            answer["certificate"].setdefault("equipment", {})["record_no"] = LIE
+        return Reply(json.dumps(answer, ensure_ascii=False).encode())
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with stub_server(answer) as url:
+        yield url
 
 
 def test_a_lying_service_is_overruled_by_what_is_signed(liar: str, service: Service, synced: Path,
