@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.verify_api.conftest import by_state, data_dir, demo_keys_dir  # noqa: F401 - fixtures
-from verify_api import create_app, demo
+# app, client and store are the service's own fixtures, over this package's config (its clock)
+from tests.verify_api.conftest import app, by_state, client, data_dir, demo_keys_dir, store  # noqa: F401 - fixtures
+from verify_api import demo
 from verify_api.config import Config
 from verify_api.store.tokens import Role
 
@@ -46,23 +47,6 @@ def clock() -> Clock:
 def config(data_dir, redis_url, clock) -> Config:  # noqa: F811
     return Config(data_dir=data_dir, redis_url=redis_url, public_url=PUBLIC_URL, rate_limit=None,
                   now=clock)
-
-
-@pytest.fixture
-def app(config):
-    app = create_app(config)
-    app.testing = True
-    return app
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["crane"].store
 
 
 @pytest.fixture(scope="session")
