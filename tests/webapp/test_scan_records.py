@@ -110,6 +110,10 @@ def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built
                     phone.context.route("**/api/v1/inspections", cut_off_first)
                 phone.open(service.url)
                 phone.page.wait_for_selector("html[data-pending='0']", state="attached", timeout=VERDICT_TIMEOUT_MS)
+                # the history list is drawn after the count changes: wait for it to show the answers too
+                phone.page.wait_for_function("""() => { const items = [...document.querySelectorAll('#history li')];
+                    return items.length === 2 && items.every((i) => i.dataset.upload !== 'pending'); }""",
+                                             timeout=VERDICT_TIMEOUT_MS)
                 states = phone.page.locator("#history li").evaluate_all("items => items.map(i => i.dataset.upload)")
                 assert states == ["duplicate", "duplicate"]  # acknowledged by the resend after the cut-off
             finally:
