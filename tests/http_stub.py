@@ -58,3 +58,19 @@ def upstream(base_url: str, path: str, body: bytes | None = None) -> bytes:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - our own loopback URL
         return resp.read()
+
+
+@contextmanager
+def serve_app(app: object) -> Iterator[str]:
+    """A Flask app served over real HTTP on a free loopback port (threaded), shut down when the block ends."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, name="app-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()

@@ -9,24 +9,19 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from werkzeug.serving import make_server
 
 from keys.cli_env import Environment, ExitStatus
 from scanner.cli import main
 from scanner.upload import UploadQueue, queue_path
+from tests.http_stub import serve_app
 
 from .conftest import bearer, by_state
 
 
 @pytest.fixture
 def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serve_app(app) as url:
+        yield url
 
 
 def closed_port() -> str:

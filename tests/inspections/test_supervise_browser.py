@@ -4,11 +4,10 @@ with its photo, a certificate's history, export, sign out. Screenshots go to tes
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
+from tests.http_stub import serve_app
 from tests.verify_api.test_pages_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from verify_api.config import Config
 
@@ -29,13 +28,8 @@ def config(data_dir, redis_url, clock) -> Config:
 
 @pytest.fixture
 def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="supervise-http", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serve_app(app) as url:
+        yield url
 
 
 @pytest.fixture

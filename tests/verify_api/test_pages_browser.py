@@ -4,11 +4,11 @@ Screenshots land in test-artifacts/ at the repository root (git-ignored) for a p
 """
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.http_stub import serve_app
 
 from .conftest import by_state
 
@@ -38,13 +38,8 @@ def browser():
 @pytest.fixture
 def live_url(app, manifest):
     """The app served over real HTTP on a free port, shut down after the test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="pages-http", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serve_app(app) as url:
+        yield url
 
 
 class Phone:
