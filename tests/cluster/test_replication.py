@@ -95,6 +95,11 @@ def master_with_replica(tmp_path: Path) -> Iterator[tuple[RedisServer, RedisServ
             while client.info("replication").get("slave0", {}).get("state") != "online":
                 assert time.monotonic() < deadline, "the replica never came online"
                 time.sleep(0.02)
+            # "online" can come before the replica has loaded the snapshot; on a loaded machine its first
+            # acknowledgement then takes longer than the tests' short WAIT, so wait for one write to be copied
+            client.set("crane:probe", "1")
+            assert client.wait(1, 30_000) == 1, "the replica never acknowledged a write"
+            client.delete("crane:probe")
         yield master, replica
     finally:
         for server in (replica, master):
