@@ -11,7 +11,6 @@ table and the reasons behind each choice are in docs/credential-format.md.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import zlib
 from dataclasses import dataclass, replace
@@ -269,16 +268,25 @@ def unprefix(text: str) -> str:
 
 
 def b32decode(payload: str) -> bytes:
-    """Strict base32: RFC 4648 alphabet, no padding, and the one canonical spelling of each byte string."""
+    """Strict base32: RFC 4648 alphabet, no padding, and the one canonical spelling of each byte string.
+
+    Read as one base-32 integer (int() in C, a tenth of base64's time): every scan of a new code pays this.
+    """
     if len(payload) % 8 not in (0, 2, 4, 5, 7):
         raise Malformed("base32 payload has an impossible length")
-    try:
-        raw = base64.b32decode(payload + "=" * (-len(payload) % 8))
-    except (binascii.Error, ValueError):
-        raise Malformed("payload is not base32") from None
-    if base64.b32encode(raw).decode("ascii").rstrip("=") != payload:
+    if not _B32_RE.fullmatch(payload):   # also keeps out what int() would take: signs, spaces, underscores
+        raise Malformed("payload is not base32")
+    if not payload:
+        return b""
+    spare = 5 * len(payload) % 8   # bits past the last whole byte, zero in the one canonical spelling
+    number = int(payload.translate(_B32_DIGITS), 32)
+    if number & ((1 << spare) - 1):
         raise Malformed("base32 payload has non-zero trailing bits")
-    return raw
+    return (number >> spare).to_bytes(5 * len(payload) // 8, "big")
+
+
+_B32_RE = re.compile("[A-Z2-7]*")
+_B32_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
 
 
 def inflate(raw: bytes) -> bytes:

@@ -50,6 +50,8 @@ _LONGEST = 20  # digits: more than any number masked here, with a country prefix
 def _mask_groups(run: re.Match[str]) -> str:
     """Mask every sequence of whole groups in a run that spells a phone or ID number."""
     text = run.group()
+    if len(text) < 10:   # every number masked here has ten digits: most runs (dates, codes' parts) are shorter
+        return text
     groups = [(m.start(), m.end(), _ascii(m.group())) for m in _GROUP.finditer(text)]
     pieces, done, i = [], 0, 0
     while i < len(groups):
@@ -86,6 +88,8 @@ def _masked_number(digits: str, first_group: int) -> str | None:
 
 def _ascii(group: str) -> str:
     """Full-width and other scripts' digits as ASCII, the check character as X."""
+    if group.isascii():
+        return group.upper()
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else "X" for c in group)
 
 
