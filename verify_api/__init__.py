@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from typing import Any
 
 from flask import Flask, g, request
@@ -28,6 +29,11 @@ _CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Metho
                  "Access-Control-Expose-Headers": "ETag, Retry-After", "Access-Control-Max-Age": "600"}
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
                      "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()"}
+# Added where a view set none of its own (/scan/ sets its own Permissions-Policy: camera), lower-cased
+# names beside, so one pass over the response's headers finds what is missing.
+_DEFAULT_HEADERS = tuple((name.lower(), name, value) for name, value in
+                         (("Content-Security-Policy", CSP), *_SECURITY_HEADERS.items()))
+_CORS_DEFAULTS = _DEFAULT_HEADERS + tuple((name.lower(), name, value) for name, value in _CORS_HEADERS.items())
 SLOW_S = 0.25
 # The signed offline data: a site's inspectors share one address, and each phone syncs every page of it.
 _UNCOUNTED_PATHS = ("/api/v1/trust-list", "/api/v1/status-feed")
@@ -87,9 +93,13 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         # Resolving limits costs a good share of a cheap request: skip it where none can apply.
         return request.blueprint in unlimited or request.endpoint == "static" or request.path in _UNCOUNTED_PATHS
 
-    # The limiter's own hook does most of that work before it asks the filter: ask first.
+    # The limiter's own hooks do most of that work before they ask the filter: ask first. Its after-request
+    # hook only adds headers and deducts conditional costs, neither of which exists where no limit applies.
     hooks = app.before_request_funcs[None]
     hooks[hooks.index(limiter._check_request_limit)] = lambda: None if _no_limit_applies() else limiter._check_request_limit()
+    after = app.after_request_funcs[None]
+    inject = next(f for f in after if isinstance(f, partial) and f.args == (limiter,))
+    after[after.index(inject)] = lambda response: response if _no_limit_applies() else inject(response)
 
     # Wrong tokens cost a client its attempts; right ones are not counted against it. Counted per client
     # address and presented token id: a client guessing at one token is stopped, while another token used
@@ -122,11 +132,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         metrics.observe(endpoint, request.method, response.status_code, elapsed)
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        for name, value in _SECURITY_HEADERS.items():
-            headers.setdefault(name, value)  # /scan/ sets its own Permissions-Policy (camera)
-        if request.path.startswith(_CORS_PATHS):
-            headers.update(_CORS_HEADERS)
+        present = {name.lower() for name in headers.keys()}
+        defaults = _CORS_DEFAULTS if request.path.startswith(_CORS_PATHS) else _DEFAULT_HEADERS
+        headers.extend([(name, value) for lower, name, value in defaults if lower not in present])
         # Metrics count every request; the log keeps what a person needs to read: failures, slow answers,
         # and every issuer call. Paths and payloads stay out (raw QR texts live only in the scan log).
         if response.status_code >= 500 or elapsed > SLOW_S or request.blueprint == "issuer":
