@@ -95,7 +95,12 @@ def _ascii(group: str) -> str:
 
 def mask_record(record: Record) -> dict[str, Any]:
     """The record as JSON fit for a public answer (a new dict each call)."""
-    masked: dict[str, Any] = _walk(record.to_json(), ())
+    return mask_json(record.to_json())
+
+
+def mask_json(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's JSON (Record.to_json) fit for a public answer, as a new dict."""
+    masked: dict[str, Any] = _walk(record, ())
     return masked
 
 

@@ -15,12 +15,13 @@ import orjson
 from keys.answer import CHINA_TIME, Answer, AnswerJSON, SignatureResult
 from keys.identifiers import LICENCE_IN_TEXT, LicenceId
 from keys.payload import MAX_TEXT, Verification, verify_at
+from keys.record import Category
 from keys.trustlist import TrustList
 from keys.verdict import REGISTRY, Lookup, RegistryEntry, SamePayload, Unavailable, answer_code, answer_entry
 
-from .privacy import mask_record, scrub
+from .privacy import mask_json, scrub
 from .store import Store, StoredVersion, StoreUnavailable
-from .store.results import stored_record
+from .store.results import stored_record_json
 
 STORE_DOWN = "登记库暂时无法访问 / The registry cannot be reached right now"
 
@@ -239,7 +240,6 @@ def _masked(record_json: str) -> MappingProxyType[str, Any]:
     Every answer for the record shares the result, so it is read-only (a record's sections hold no deeper
     objects).
     """
-    record = stored_record(record_json)
-    masked = mask_record(record)
-    masked["equipment"]["category_zh"] = record.equipment.category.zh
+    masked = mask_json(stored_record_json(record_json))
+    masked["equipment"]["category_zh"] = Category(masked["equipment"]["category"]).zh
     return MappingProxyType({k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in masked.items()})
