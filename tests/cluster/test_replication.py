@@ -56,13 +56,14 @@ def test_cluster_write_is_refused_until_its_replica_has_it(local_cluster: LocalC
     other = redis.Redis(port=master.port)
     probe = keyspace.certificate(reg) + ":probe"  # same slot, so the same master
     other.set(probe, "1")
-    assert other.wait(1, 1000) == 1
+    assert other.wait(1, 30_000) == 1   # the replica is copying (on a loaded machine "online" comes first)
     with frozen(_replica_of(local_cluster, master)):
         with pytest.raises(StoreUnavailable, match="not acknowledged"):
             store.register(raw, qr(raw), ACTOR, NOW)
         # the trap: WAIT on a connection whose own last write was copied says 1 although ours was not
         assert other.wait(1, 100) == 1
     other.delete(probe)
+    assert other.wait(1, 30_000) == 1   # thawed and caught up, so the retry's short WAIT is a fair test
     other.close()
     # the caller retries: whatever was written before the refusal (the licence claim, perhaps the registration:
     # unacknowledged is not the same as lost) is taken up, the registration is there once and gets published
@@ -116,6 +117,9 @@ def test_single_master_write_is_refused_until_its_replica_has_it(master_with_rep
     other = record(3)
     with frozen(replica), pytest.raises(StoreUnavailable, match="not acknowledged"):
         store.register(other, qr(other), ACTOR, NOW)
+    with master.client() as client:   # thawed and caught up, so the retry's short WAIT is a fair test
+        client.set("crane:probe", "1")
+        assert client.wait(1, 30_000) == 1
     # The refusal may come at the licence claim, before the registration is written, or after it: the
     # retry stores it once either way, and a further retry changes nothing.
     assert store.register(other, qr(other), ACTOR, NOW).outcome in (Outcome.CREATED, Outcome.UNCHANGED)
