@@ -18,11 +18,11 @@ import pytest
 from PIL import Image
 
 from qrdecode.files import PICTURE_NOTE
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.service import Service
 
 from .edit import edited, flip
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -179,9 +179,7 @@ def test_the_upload_page_in_chromium(service, valid):
     sync_api = pytest.importorskip("playwright.sync_api")
     problems: list[str] = []
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="zh-CN")
             page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)

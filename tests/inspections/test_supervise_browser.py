@@ -7,8 +7,8 @@ import os
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.http_stub import serve_app
-from tests.verify_api.test_pages_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from verify_api.config import Config
 
 from .conftest import bearer, by_state, jpeg, record

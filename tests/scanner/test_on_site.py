@@ -21,9 +21,8 @@ from keys.payload import issue
 from keys.record import Record
 from keys.samples import CITIES, sample_record
 from scanner import camera
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.scanner.conftest import Photo, Service, crane_scan, make_photo
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -137,9 +136,7 @@ def test_the_html_report_fits_a_phone(synced: Path, site_photos: list[Photo], tm
     crane_scan(["--report", str(report), "--expect-record", "辽C-S-12381", *(str(p.path) for p in site_photos)],
                synced)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844})
             page.goto(report.as_uri())

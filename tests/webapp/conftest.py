@@ -20,19 +20,16 @@ from keys.algorithms import PublicKey
 from keys.answer import SignatureResult
 from keys.payload import verify_at
 from keys.trustlist import SignedTrustList
+from tests import browser
+from tests.browser import ARTIFACTS, CHROMIUM, PHONE
 from tests.service import Service
 
 from .fake_camera import camera_file
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream"]
+CHROMIUM_ARGS = [*browser.CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
 # No --use-fake-ui-for-media-stream: the camera is granted through the context's permissions, as a script with
 # only the fake-device flags would have it.
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN"}
 VERDICT_TIMEOUT_MS = 30_000
 
 pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
