@@ -60,7 +60,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         return response
 
     redis_url = config.redis_url or _embedded_url(config)
-    store = Store(redis_url, timeout=config.redis_timeout, replicas=config.redis_replicas)
+    store = Store(redis_url, timeout=config.redis_timeout, replicas=config.redis_replicas,
+                  status_bound_s=config.status_cache_s)
     feed_key = PrivateKey.from_pem(config.feed_key_path.read_bytes()) if config.feed_key_path.exists() else None
     limiter = Limiter(
         key_func=client_address, app=app, storage_uri=_limits_uri(redis_url),

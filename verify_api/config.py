@@ -48,6 +48,9 @@ class Config:
     max_qr_query: int = 4096
     redis_timeout: float = 1.0
     redis_replicas: int = 0
+    # CRANE_STATUS_CACHE_S: a scan's status is kept per worker while Redis tracks it (CLIENT TRACKING), and
+    # never longer than this; 0 reads it from Redis for every scan (verify_api/store/status_cache.py)
+    status_cache_s: float = 1.0
     trust_reload_s: float = 2.0
     seal_roots: tuple[Path, ...] = ()  # CRANE_SEAL_ROOTS: PEM files of the SM2 seal roots e-certificate files chain to
     max_file: int = 10 * 1024 * 1024   # an uploaded e-certificate file; only its route takes more than max_body
@@ -84,6 +87,7 @@ class Config:
             inspection_retention_days=_days(env, "CRANE_INSPECTION_RETENTION_DAYS", cls.inspection_retention_days),
             photo_retention_days=_days(env, "CRANE_PHOTO_RETENTION_DAYS", cls.photo_retention_days),
             redis_replicas=int(env.get("CRANE_REDIS_REPLICAS", "0")),
+            status_cache_s=float(env.get("CRANE_STATUS_CACHE_S", cls.status_cache_s)),
             root_pub=Path(env["CRANE_ROOT_PUB"]) if env.get("CRANE_ROOT_PUB") else None,
             seal_roots=tuple(Path(p) for p in env.get("CRANE_SEAL_ROOTS", "").split(os.pathsep) if p.strip()),
             decode_slots=int(env.get("CRANE_DECODE_SLOTS", "1")),

@@ -24,7 +24,7 @@ pytestmark = [
 def config(data_dir, redis_url, clock) -> Config:
     # plain HTTP on loopback: the cookie cannot be Secure here (it is wherever the service is HTTPS)
     return Config(data_dir=data_dir, redis_url=redis_url, public_url="http://127.0.0.1", rate_limit=None, now=clock,
-                  redis_timeout=5.0)  # see tests/inspections/conftest.py
+                  redis_timeout=5.0, status_cache_s=0)  # see tests/inspections/conftest.py
 
 
 @pytest.fixture

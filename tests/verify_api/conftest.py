@@ -27,9 +27,9 @@ def data_dir(demo_keys_dir, tmp_path) -> Path:
 @pytest.fixture
 def config(data_dir, redis_url) -> Config:
     # A loaded test machine can hold Redis's fsync (appendfsync always) past the service's one-second
-    # budget; the tests of a hung store set their own.
+    # budget; the tests of a hung store set their own. The status cache is off: see tests/inspections/conftest.py.
     return Config(data_dir=data_dir, redis_url=redis_url, public_url="https://verify.example.cn", rate_limit=None,
-                  redis_timeout=5.0)
+                  redis_timeout=5.0, status_cache_s=0)
 
 
 @pytest.fixture

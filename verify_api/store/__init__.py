@@ -33,10 +33,15 @@ class Store(Registry, Publishing, Tokens):
     `url` is `redis://`, `unix://` or `redis+cluster://h1:p1,h2:p2`. With `replicas=N` (the service's
     CRANE_REDIS_REPLICAS) a write is acknowledged only once N replicas of its master have it; `wait_ms` is
     how long to wait for them (default: half the socket timeout, so the wait ends before the socket's).
+    With `status_bound_s` a scan's status is kept per process while Redis tracks it, never longer than that
+    (the service's CRANE_STATUS_CACHE_S).
     """
 
-    def __init__(self, url: str, timeout: float = 1.0, replicas: int = 0, wait_ms: int | None = None):
+    def __init__(self, url: str, timeout: float = 1.0, replicas: int = 0, wait_ms: int | None = None,
+                 status_bound_s: float = 0.0):
         super().__init__(Transport(url, timeout, replicas, wait_ms))
+        if status_bound_s > 0:   # the service's scans; see status_cache.py
+            self.track_status(status_bound_s)
 
     @property
     def url(self) -> str:

@@ -24,6 +24,7 @@ from .. import keyspace
 from . import scripts
 from .publishing import audit_ops, feed_op, flat, iso
 from .results import Change, Outcome, StoredVersion, StoreUnavailable
+from .status_cache import StatusCache, nodes_of
 from .transport import Op, StorePart, Transport
 
 Item = tuple[Record, str | None]  # a record and its QR text (None for paper)
@@ -49,6 +50,12 @@ class Registry(StorePart):
     def __init__(self, transport: Transport) -> None:
         super().__init__(transport)
         self._fixed = _FixedParts()
+        self._status: StatusCache[tuple[str, StoredVersion]] | None = None
+
+    def track_status(self, bound_s: float) -> None:
+        """Keep versions' status per process while Redis tracks them, never longer than `bound_s`."""
+        self._status = StatusCache(lambda: nodes_of(self.transport.client)(), bound_s)
+        self.transport.after_write = self._status.flush   # this process reads its own writes at once
 
     # --- reads ----------------------------------------------------------------------------------------
 
@@ -78,12 +85,21 @@ class Registry(StorePart):
             if stored is not None and data.get("payload_sha"):
                 self._fixed.put(key, _Fixed(data["payload_sha"], stored))
             return stored
+        status = self._status
+        if status is not None:
+            known = status.get(key)
+            if known is not None and known[0] == fixed.sha:
+                return known[1]
+            token = status.token()
         sha, state, reason, since, superseded_by = self.transport.read(lambda r: r.hmget(key, _STATUS_FIELDS))
         if sha != fixed.sha:   # gone, or (never by this service) written anew: read it whole again
             self._fixed.drop(key)
             return self.get(registration_no, version) if sha else None
-        return replace(fixed.stored, state=State(state), reason=reason or "", since=datetime.fromisoformat(since),
-                       superseded_by=int(superseded_by) if superseded_by else None)
+        stored = replace(fixed.stored, state=State(state), reason=reason or "", since=datetime.fromisoformat(since),
+                         superseded_by=int(superseded_by) if superseded_by else None)
+        if status is not None:
+            status.put(key, token, (sha, stored))
+        return stored
 
     def by_licence(self, licence_id: str) -> tuple[str, int] | None:
         value = self.transport.read(lambda r: r.get(keyspace.licence(licence_id)))

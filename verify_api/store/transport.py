@@ -126,6 +126,7 @@ class Transport:
         self._client: redis.Redis | RedisCluster | None = None
         self._client_lock = threading.Lock()
         self._scripts_on: dict[str, set[str]] = {}  # node name -> SHAs of the scripts it is known to hold
+        self.after_write: Callable[[], None] | None = None  # told when a write returns or fails, whether it ran or not
 
     @property
     def client(self) -> redis.Redis | RedisCluster:
@@ -163,6 +164,13 @@ class Transport:
         Commands on one key run in the order given. Raises StoreUnavailable when a master cannot be
         reached, when fewer than `replicas` replicas acknowledged, or when slots keep moving.
         """
+        try:
+            return self._write(ops)
+        finally:
+            if self.after_write is not None:
+                self.after_write()
+
+    def _write(self, ops: Sequence[Op]) -> list[Any]:
         results: list[Any] = [None] * len(ops)
         pending = list(range(len(ops)))
         for attempt in range(_WRITE_ATTEMPTS):
