@@ -26,7 +26,9 @@ import pytest
 import redis
 
 from keys.answer import State
+from tests.redis_fixtures import _binary
 from verify_api import demo, keyspace
+from verify_api.redis_server import RedisServer
 from verify_api.store import Store
 from verify_api.store.status_cache import StatusCache, nodes_of
 
@@ -154,12 +156,20 @@ def test_an_entry_is_used_no_longer_than_the_bound(redis_url):
     assert cache.get(key) is None
 
 
-def test_a_write_to_the_key_elsewhere_empties_the_entry(redis_url):
-    cache = _live_cache(redis_url)
-    key = keyspace.version("辽A-SY-2025-00001", 1)
-    cache.put(key, cache.token(), "valid")
-    with redis.Redis.from_url(redis_url) as other:
-        other.hset(key, "state", "revoked")
+@pytest.mark.parametrize("over", ["unix socket", "tcp"])
+def test_a_write_to_the_key_elsewhere_empties_the_entry(over, redis_url, tmp_path):
+    with contextlib.ExitStack() as stack:
+        if over == "tcp":
+            redis_url = stack.enter_context(RedisServer(tmp_path / "redis", tcp=True, binary=_binary())).url
+        cache = _live_cache(redis_url)
+        key = keyspace.version("辽A-SY-2025-00001", 1)
+        cache.put(key, cache.token(), "valid")
+        with redis.Redis.from_url(redis_url) as other:
+            other.hset(key, "state", "revoked")
+        _gone(cache, key)
+
+
+def _gone(cache: StatusCache[str], key: str) -> None:
     deadline = time.monotonic() + 2
     while cache.get(key) is not None:
         assert time.monotonic() < deadline, "no invalidation arrived"

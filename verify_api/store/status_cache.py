@@ -143,7 +143,8 @@ class Node:
         options = dict(self.options)
         if "path" in options:
             return redis.UnixDomainSocketConnection(protocol=2, decode_responses=True, **options)  # type: ignore[abstract]
-        options.update(host=self.host, port=self.port)
+        if self.host is not None:   # a cluster's node; a single server's address is in its options
+            options.update(host=self.host, port=self.port)
         return redis.Connection(protocol=2, decode_responses=True, **options)
 
 
