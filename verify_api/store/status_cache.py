@@ -140,7 +140,8 @@ class Node:
     options: tuple[tuple[str, Any], ...]   # redis.Connection keyword arguments (path= for a unix socket)
 
     def connect(self) -> AbstractConnection:
-        options = dict(self.options)
+        # never without a timeout: a read stuck on a silent server would stop the heartbeat
+        options = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, **dict(self.options)}
         if "path" in options:
             return redis.UnixDomainSocketConnection(protocol=2, decode_responses=True, **options)  # type: ignore[abstract]
         if self.host is not None:   # a cluster's node; a single server's address is in its options
