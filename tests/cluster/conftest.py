@@ -92,3 +92,14 @@ def demo_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("demo-keys")
     demo.ensure_keys(data_dir)
     return data_dir
+
+
+@pytest.fixture
+def demo_data_dir(local_cluster: LocalCluster, demo_keys_dir: Path, tmp_path: Path) -> Path:
+    """The session's cluster ready and emptied, and a data directory of the test's own with the demo keys and
+    trust list: what a service on the cluster needs."""
+    local_cluster.wait_ready(30)
+    local_cluster.flushall()
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo_keys_dir, data_dir)
+    return data_dir

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,12 +15,8 @@ from verify_api.config import Config
 from verify_api.store import Store, StoreUnavailable, cluster_nodes, is_cluster_url
 
 
-def test_the_demo_and_the_rate_limits_run_on_the_cluster(local_cluster: LocalCluster, demo_keys_dir: Path,
-                                                         tmp_path: Path) -> None:
-    local_cluster.wait_ready(30)
-    local_cluster.flushall()
-    data_dir = tmp_path / "data"
-    shutil.copytree(demo_keys_dir, data_dir)
+def test_the_demo_and_the_rate_limits_run_on_the_cluster(local_cluster: LocalCluster, demo_data_dir: Path) -> None:
+    data_dir = demo_data_dir
     config = Config(data_dir=data_dir, redis_url=local_cluster.url, public_url="https://verify.example.cn",
                     rate_limit="5/minute", redis_replicas=1)
     app = create_app(config)
@@ -65,8 +60,7 @@ def test_a_store_on_an_unreachable_cluster_is_unavailable_not_broken() -> None:
         store.get("辽A-SY-2024-00001")
 
 
-def test_the_cli_commands_run_on_the_cluster(local_cluster: LocalCluster, demo_keys_dir: Path,
-                                             tmp_path: Path) -> None:
+def test_the_cli_commands_run_on_the_cluster(local_cluster: LocalCluster, demo_data_dir: Path) -> None:
     import io
     import random
 
@@ -76,10 +70,7 @@ def test_the_cli_commands_run_on_the_cluster(local_cluster: LocalCluster, demo_k
     from keys.samples import CITIES, sample_record
     from verify_api.cli import main
 
-    local_cluster.wait_ready(30)
-    local_cluster.flushall()
-    data_dir = tmp_path / "data"
-    shutil.copytree(demo_keys_dir, data_dir)
+    data_dir = demo_data_dir
     keys = demo.ensure_keys(data_dir)
 
     def run(*args: str) -> list[str]:
@@ -96,7 +87,7 @@ def test_the_cli_commands_run_on_the_cluster(local_cluster: LocalCluster, demo_k
         text = issue(Record.from_json(raw), keys.issuers[city.code], "https://v.example.cn",
                      datetime(2025, 5, 1, 2, tzinfo=UTC))
         lines.append(json.dumps({"record": raw, "qr_text": text}, ensure_ascii=False))
-    path = tmp_path / "in.jsonl"
+    path = data_dir.parent / "in.jsonl"
     path.write_text("\n".join(lines), "utf-8")
     assert run("import", str(path))[-1] == "imported 60, already present 0, rejected 0"
     assert run("import", str(path))[-1] == "imported 0, already present 60, rejected 0"

@@ -8,7 +8,6 @@ that serves the certificate's slot, to each worker's connection to that master.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from devtools.cluster import LocalCluster
@@ -17,13 +16,9 @@ from tests.reliability.live import LiveService, assert_turned_at_once, revoke_un
 WORKERS = 3
 
 
-def test_a_revocation_reaches_every_worker_at_once_on_the_cluster(local_cluster: LocalCluster, demo_keys_dir: Path,
-                                                                  tmp_path: Path) -> None:
-    local_cluster.wait_ready(30)
-    local_cluster.flushall()
-    data_dir = tmp_path / "data"
-    shutil.copytree(demo_keys_dir, data_dir)
-    service = LiveService(data_dir, args=("--demo", "--workers", str(WORKERS)),
+def test_a_revocation_reaches_every_worker_at_once_on_the_cluster(local_cluster: LocalCluster,
+                                                                  demo_data_dir: Path) -> None:
+    service = LiveService(demo_data_dir, args=("--demo", "--workers", str(WORKERS)),
                           env={"REDIS_URL": local_cluster.url, "CRANE_STATUS_CACHE_S": "60"})
     with service:
         service.wait_for_workers(WORKERS)
