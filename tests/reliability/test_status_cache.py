@@ -5,7 +5,7 @@ demo QR again and again on fresh connections, so every worker holds its status; 
 revoked through a store of this process (another Redis client than the service's). The rule: no answer is
 `valid` for a certificate revoked longer ago than the bound. With a long bound, answers turning at once show
 the invalidations at work; with the invalidation connections killed over and over, the bound still holds.
-(The same on Redis Cluster: tests/cluster/test_service_nodes.py.)
+(The same on Redis Cluster: tests/cluster/test_status_cache_cluster.py.)
 """
 
 from __future__ import annotations
