@@ -77,6 +77,9 @@ def test_enrolled_offline_check_is_uploaded_once_after_the_service_returns(built
             assert phone.verdict()["mode"] == "offline"
             phone.page.wait_for_selector("html[data-pending='1']", state="attached", timeout=10_000)
             assert "待上传" in phone.page.locator("#pending-badge").inner_text()
+            # a photo of the plate goes with the record, made smaller and JPEG on the phone
+            phone.page.locator("#record-photo").set_input_files(str(png))
+            phone.page.locator("#record-message", has_text="照片已附在记录").wait_for(timeout=10_000)
         finally:
             phone.close()
         # A certificate of another region reads unknown offline, never a guess (and is a record too).

@@ -196,14 +196,21 @@ async function enrol(text) {
   if (app.loop.frozen) scanAgain();
 }
 
-async function jpegOf(file) {
+/** A picture file drawn on a canvas, its longer edge at most `edge` pixels; the canvas and its context. */
+async function drawnWithin(file, edge, contextOptions = {}) {
   const bitmap = await createImageBitmap(file);
-  const scale = Math.min(1, PHOTO_RECORD_EDGE / Math.max(bitmap.width, bitmap.height));
+  const scale = Math.min(1, edge / Math.max(bitmap.width, bitmap.height));
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(bitmap.width * scale);
   canvas.height = Math.round(bitmap.height * scale);
-  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const context = canvas.getContext("2d", contextOptions);
+  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   bitmap.close();
+  return { canvas, context };
+}
+
+async function jpegOf(file) {
+  const { canvas } = await drawnWithin(file, PHOTO_RECORD_EDGE);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.8));
   const bytes = new Uint8Array(await blob.arrayBuffer());
   let binary = "";
@@ -353,14 +360,7 @@ function wireCameraControls() {
 const PHOTO_EDGE = 2560;
 
 async function photoPixels(file) {
-  const bitmap = await createImageBitmap(file);
-  const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.round(bitmap.width * scale);
-  canvas.height = Math.round(bitmap.height * scale);
-  const context = canvas.getContext("2d", { willReadFrequently: true });
-  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  bitmap.close();
+  const { canvas, context } = await drawnWithin(file, PHOTO_EDGE, { willReadFrequently: true });
   return context.getImageData(0, 0, canvas.width, canvas.height);
 }
 
